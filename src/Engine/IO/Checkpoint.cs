@@ -1,0 +1,123 @@
+// A model on disk: safetensors with the PyTorch state_dict names of a module whose attributes are
+// `lstm|gru|rnn` and `head`, so torch's load_state_dict(strict=True) reads it and a file written by torch in
+// that layout loads here. Metadata: charrnn.format "1", cell, layers, hidden (decimal strings) and vocab (a
+// JSON array of one-symbol strings in index order), plus any extra keys the caller adds (training config,
+// metrics). Loading validates every piece and throws InvalidDataException saying what is wrong.
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using CharRnn.Engine.Model;
+
+namespace CharRnn.Engine.IO;
+
+public sealed record LoadedCheckpoint(CharModel<float> Model, Vocabulary Vocabulary, IReadOnlyDictionary<string, string> Metadata, SafeTensorsFile File);
+
+public static class Checkpoint
+{
+    public const string FormatVersion = "1";
+    public const string FormatKey = "charrnn.format";
+
+    public static void Save(string path, CharModel<float> model, Vocabulary vocabulary, IReadOnlyDictionary<string, string>? extraMetadata = null,
+        IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)>? extraTensors = null)
+    {
+        var config = model.Config;
+        if (vocabulary.Count != config.VocabSize) throw new ArgumentException($"vocabulary has {vocabulary.Count} symbols, model {config.VocabSize}", nameof(vocabulary));
+        foreach (float p in model.Parameters)
+        {
+            if (!float.IsFinite(p)) throw new InvalidOperationException("refusing to write a checkpoint with non-finite parameters");
+        }
+        var metadata = new Dictionary<string, string>();
+        if (extraMetadata != null) foreach (var (k, v) in extraMetadata) metadata[k] = v;
+        metadata[FormatKey] = FormatVersion;
+        metadata["cell"] = config.ModuleName;
+        metadata["layers"] = config.Layers.ToString(CultureInfo.InvariantCulture);
+        metadata["hidden"] = config.Hidden.ToString(CultureInfo.InvariantCulture);
+        metadata["vocab"] = JsonSerializer.Serialize(vocabulary.Symbols, VocabJson.Default.IReadOnlyListString);
+        var tensors = model.Layout.Tensors
+            .Select(spec => (spec.Name, spec.Shape, (ReadOnlyMemory<float>)model.Parameters.AsMemory(spec.Offset, spec.Length)))
+            .Concat(extraTensors ?? []);
+        SafeTensorsFile.WriteAtomic(path, metadata, tensors);
+    }
+
+    public static LoadedCheckpoint Load(string path)
+    {
+        if (Directory.Exists(path)) throw new InvalidDataException($"{path}: is a directory, not a checkpoint");
+        if (!System.IO.File.Exists(path)) throw new FileNotFoundException($"{path}: no such file", path);
+        var file = SafeTensorsFile.Read(path);
+        return FromFile(file, path);
+    }
+
+    public static LoadedCheckpoint FromFile(SafeTensorsFile file, string source)
+    {
+        InvalidDataException Bad(string problem) => new($"{source}: {problem}");
+        var meta = file.Metadata;
+        string Require(string key) => meta.TryGetValue(key, out var v) ? v : throw Bad($"metadata has no '{key}' (is this a CharRnn checkpoint?)");
+        int PositiveInt(string key)
+        {
+            string text = Require(key);
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v > 0 ? v : throw Bad($"metadata '{key}' = '{text}' is not a positive integer");
+        }
+
+        string format = Require(FormatKey);
+        if (format != FormatVersion) throw Bad($"unknown checkpoint format version '{format}'; this build reads version {FormatVersion}");
+        string cellName = Require("cell");
+        CellKind cell = cellName switch
+        {
+            "lstm" => CellKind.Lstm,
+            "gru" => CellKind.Gru,
+            "rnn" => CellKind.Rnn,
+            _ => throw Bad($"unknown cell '{cellName}'; expected lstm, gru or rnn"),
+        };
+        int layers = PositiveInt("layers"), hidden = PositiveInt("hidden");
+        var vocabulary = ParseVocabulary(Require("vocab"), Bad);
+
+        var config = new ModelConfig(cell, vocabulary.Count, hidden, layers);
+        CharModel<float> model;
+        try { model = new CharModel<float>(config); }
+        catch (ArgumentOutOfRangeException e) { throw Bad($"metadata describes an unusable model: {e.Message}"); }
+        var expected = new HashSet<string>(model.Layout.Tensors.Select(t => t.Name));
+        foreach (var tensor in file.Tensors)
+        {
+            if (!expected.Contains(tensor.Name) && !tensor.Name.StartsWith("train.", StringComparison.Ordinal))
+                throw Bad($"unexpected tensor '{tensor.Name}' for a {layers}-layer {cellName} model");
+        }
+        foreach (var spec in model.Layout.Tensors)
+        {
+            var tensor = file.Find(spec.Name) ?? throw Bad($"missing tensor '{spec.Name}'");
+            if (!tensor.Shape.Select(d => (int)d).SequenceEqual(spec.Shape))
+                throw Bad($"tensor '{spec.Name}' has shape [{string.Join(", ", tensor.Shape)}]; layers={layers}, hidden={hidden}, vocab={vocabulary.Count} need [{string.Join(", ", spec.Shape)}]");
+            if (tensor.DType is not ("F32" or "F16" or "BF16")) throw Bad($"tensor '{spec.Name}' has dtype {tensor.DType}; expected F32, F16 or BF16");
+            float[] values = SafeTensorsFile.ToSingle(tensor);
+            foreach (float v in values)
+            {
+                if (!float.IsFinite(v)) throw Bad($"tensor '{spec.Name}' contains NaN or infinity");
+            }
+            values.CopyTo(model.View(spec));
+        }
+        model.Pack();
+        return new LoadedCheckpoint(model, vocabulary, meta, file);
+    }
+
+    private static Vocabulary ParseVocabulary(string json, Func<string, InvalidDataException> bad)
+    {
+        List<string>? symbols;
+        try { symbols = JsonSerializer.Deserialize(json, VocabJson.Default.ListString); }
+        catch (JsonException e) { throw bad($"metadata 'vocab' is not a JSON array of strings ({e.Message})"); }
+        if (symbols == null || symbols.Count == 0) throw bad("metadata 'vocab' is empty");
+        var runes = new List<Rune>(symbols.Count);
+        foreach (string s in symbols)
+        {
+            if (s == null || Rune.DecodeFromUtf16(s, out Rune r, out int used) != System.Buffers.OperationStatus.Done || used != s.Length)
+                throw bad($"metadata 'vocab' entry \"{s}\" is not exactly one character");
+            runes.Add(r);
+        }
+        var vocabulary = new Vocabulary(runes);
+        if (vocabulary.Count != runes.Count || !runes.Select(r => r.Value).SequenceEqual(Enumerable.Range(0, vocabulary.Count).Select(i => vocabulary[i].Value)))
+            throw bad("metadata 'vocab' must list distinct symbols sorted by code point");
+        return vocabulary;
+    }
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(List<string>))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<string>))]
+internal sealed partial class VocabJson : System.Text.Json.Serialization.JsonSerializerContext;

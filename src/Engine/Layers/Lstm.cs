@@ -1,0 +1,76 @@
+// A stacked LSTM layer exactly as torch.nn.LSTM (gate order i f g o, two biases):
+//   a(t) = x(t) W_ih^T + b_ih + h(t-1) W_hh^T + b_hh        (B, 4H)
+//   c(t) = f*c(t-1) + i*g,   h(t) = o*tanh(c(t))
+// Per step one product with the four gates fused (accumulated straight into the projection) and one fused
+// element-wise pass. Caches for backward: activated gates (in Projection), c for every step, tanh(c).
+using System.Numerics;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
+
+namespace CharRnn.Engine.Layers;
+
+public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T[] _cells;     // (T+1, B, H) slot 0: cell state carried in; slot t+1: c after step t
+    private readonly T[] _tanhCells; // (T, B, H) tanh(c(t)), cached for backward
+    private readonly T[] _dCell;     // (B, H) gradient reaching c(t) from step t+1
+
+    public Lstm(CharModel<T> model, int layer, int batch, int steps) : base(model, layer, batch, steps)
+    {
+        _cells = new T[(steps + 1) * batch * Hidden];
+        _tanhCells = new T[steps * batch * Hidden];
+        _dCell = new T[batch * Hidden];
+    }
+
+    protected override bool FoldsRecurrentBias => true;
+
+    public Span<T> InitialCell => _cells.AsSpan(0, Batch * Hidden);
+
+    public override void CarryState(int steps)
+    {
+        base.CarryState(steps);
+        _cells.AsSpan(steps * Batch * Hidden, Batch * Hidden).CopyTo(InitialCell);
+    }
+
+    public override void ResetState()
+    {
+        base.ResetState();
+        InitialCell.Clear();
+    }
+
+    protected override void Recur(int steps)
+    {
+        int bh = Batch * Hidden, bg = Batch * Gates;
+        ReadOnlySpan<T> weightHhT = Model.Transposed(WeightHh); // (H, 4H)
+        for (int t = 0; t < steps; t++)
+        {
+            Span<T> gates = Projection.AsSpan(t * bg, bg);
+            // a(t) += h(t-1) W_hh^T: the four gates in one product.
+            Kernels.MatMul<T>(HiddenStates.AsSpan(t * bh, bh), weightHhT, gates, Batch, Gates, Hidden, accumulate: true);
+            LstmCell.Forward<T>(gates, _cells.AsSpan(t * bh, bh), _cells.AsSpan((t + 1) * bh, bh),
+                _tanhCells.AsSpan(t * bh, bh), HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
+        }
+    }
+
+    protected override void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps)
+    {
+        int bh = Batch * Hidden, bg = Batch * Gates;
+        Span<T> dh = DHiddenNext, dc = _dCell;
+        dh.Clear();
+        dc.Clear(); // truncated BPTT: nothing flows back from the next window
+        ReadOnlySpan<T> weightHh = Model.View(WeightHh); // (4H, H)
+        for (int t = steps - 1; t >= 0; t--)
+        {
+            // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
+            System.Numerics.Tensors.TensorPrimitives.Add(dh, dOutput.Slice(t * bh, bh), dh);
+            Span<T> dGates = DProjection.AsSpan(t * bg, bg);
+            LstmCell.Backward<T>(Projection.AsSpan(t * bg, bg), _cells.AsSpan(t * bh, bh), _tanhCells.AsSpan(t * bh, bh), dh, dc, dGates, Hidden);
+            // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh
+            Kernels.MatMul<T>(dGates, weightHh, dh, Batch, Hidden, Gates, accumulate: false);
+        }
+        // forward: a(t) += h(t-1) W_hh^T + b_hh  =>  dW_hh += da^T h(t-1) over all T*B rows;  db_hh = sum da
+        ReadOnlySpan<T> dProjection = DProjection.AsSpan(0, steps * bg);
+        Kernels.MatMulTransposedA(dProjection, HiddenStates.AsSpan(0, steps * bh), gradients.Slice(WeightHh.Offset, WeightHh.Length), Gates, Hidden, steps * Batch, accumulate: true);
+        Kernels.AddColumnSums(dProjection, gradients.Slice(BiasHh.Offset, BiasHh.Length));
+    }
+}

@@ -1,0 +1,126 @@
+// What every recurrent cell shares: the input projection of all T steps as one product (or, for the one-hot
+// first layer, a row gather of W_ih^T), the hidden-state buffer whose slot 0 is the state carried in from
+// the previous window, and the parameter-gradient products over all T*B rows after backpropagation.
+// A cell (Lstm, Gru, VanillaRnn) supplies the time loop: Recur forward and BackRecur backward.
+using System.Numerics;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
+
+namespace CharRnn.Engine.Layers;
+
+public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    protected readonly CharModel<T> Model;
+    protected readonly TensorSpec WeightIh, WeightHh, BiasIh, BiasHh;
+    protected readonly int Batch, Steps, Hidden, Gates, InputWidth;
+
+    protected readonly T[] Projection;   // (T, B, G) input projection x W_ih^T + biases; cells turn it into gates in place
+    protected readonly T[] HiddenStates; // (T+1, B, H) slot 0: state carried in; slot t+1: output of step t
+    protected readonly T[] DProjection;  // (T, B, G) gradient at the projection (= at the gate pre-activations)
+    protected readonly T[] DHiddenNext;  // (B, H) gradient reaching h(t) from step t+1
+    private readonly T[] _dEmbedding;    // (V, G) layer 0 only: dW_ih^T gathered by token, transposed once at the end
+
+    protected RecurrentLayer(CharModel<T> model, int layer, int batch, int steps)
+    {
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch must be at least 1");
+        if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be at least 1");
+        Model = model;
+        LayerIndex = layer;
+        var layout = model.Layout;
+        WeightIh = layout.WeightIh(layer); WeightHh = layout.WeightHh(layer);
+        BiasIh = layout.BiasIh(layer); BiasHh = layout.BiasHh(layer);
+        Batch = batch; Steps = steps;
+        Hidden = model.Config.Hidden; Gates = model.Config.GateWidth; InputWidth = model.Config.InputWidth(layer);
+        Projection = new T[steps * batch * Gates];
+        HiddenStates = new T[(steps + 1) * batch * Hidden];
+        DProjection = new T[steps * batch * Gates];
+        DHiddenNext = new T[batch * Hidden];
+        _dEmbedding = layer == 0 ? new T[InputWidth * Gates] : [];
+    }
+
+    public int LayerIndex { get; }
+
+    /// <summary>Whether b_hh can join b_ih in the projection (LSTM, RNN) or must stay inside the step (GRU).</summary>
+    protected abstract bool FoldsRecurrentBias { get; }
+
+    /// <summary>(steps, B, H) the hidden state after each step: the input of the next layer and of the head.</summary>
+    public ReadOnlySpan<T> Output(int steps) => HiddenStates.AsSpan(Batch * Hidden, steps * Batch * Hidden);
+
+    /// <summary>(B, H) the state slot 0 carries into the next window.</summary>
+    public Span<T> InitialHidden => HiddenStates.AsSpan(0, Batch * Hidden);
+
+    /// <summary>Forward over steps &lt;= T from the carried state. Layer 0 reads tokens (steps*B), others input (steps, B, H).</summary>
+    public void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, int steps)
+    {
+        ProjectInput(tokens, input, steps);
+        Recur(steps);
+    }
+
+    /// <summary>
+    /// Backward through the steps of the last Forward. dOutput (steps, B, H) is the loss gradient at Output;
+    /// parameter gradients accumulate into gradients (Layout order); dInput (steps, B, D) is overwritten
+    /// (left untouched for layer 0, whose input is tokens).
+    /// </summary>
+    public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, ReadOnlySpan<T> dOutput, Span<T> dInput, Span<T> gradients, int steps)
+    {
+        BackRecur(dOutput, gradients, steps);
+        AccumulateInputGradients(tokens, input, dInput, gradients, steps);
+    }
+
+    /// <summary>Makes the final state of the last forward (of `steps` steps) the initial state of the next.</summary>
+    public virtual void CarryState(int steps) =>
+        HiddenStates.AsSpan(steps * Batch * Hidden, Batch * Hidden).CopyTo(InitialHidden);
+
+    public virtual void ResetState() => InitialHidden.Clear();
+
+    protected abstract void Recur(int steps);
+
+    /// <summary>Fills DProjection for every step and accumulates the recurrent parameter gradients.</summary>
+    protected abstract void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps);
+
+    private void ProjectInput(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, int steps)
+    {
+        int rows = steps * Batch;
+        Span<T> projection = Projection.AsSpan(0, rows * Gates);
+        ReadOnlySpan<T> weightT = Model.Transposed(WeightIh); // (D, G)
+        if (LayerIndex == 0)
+        {
+            // One-hot input: x W_ih^T is row x of W_ih^T; a gather, never a multiply by zeros.
+            for (int n = 0; n < rows; n++) weightT.Slice(tokens[n] * Gates, Gates).CopyTo(projection.Slice(n * Gates, Gates));
+        }
+        else
+        {
+            Kernels.MatMul(input[..(rows * InputWidth)], weightT, projection, rows, Gates, InputWidth, accumulate: false);
+        }
+        Kernels.AddBiasToRows<T>(Model.View(BiasIh), projection, accumulate: true);
+        if (FoldsRecurrentBias) Kernels.AddBiasToRows<T>(Model.View(BiasHh), projection, accumulate: true);
+    }
+
+    private void AccumulateInputGradients(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, Span<T> dInput, Span<T> gradients, int steps)
+    {
+        int rows = steps * Batch;
+        ReadOnlySpan<T> dProjection = DProjection.AsSpan(0, rows * Gates);
+        // forward: projection = x W_ih^T + b_ih  =>  db_ih = sum over rows of dProjection
+        Kernels.AddColumnSums(dProjection, gradients.Slice(BiasIh.Offset, BiasIh.Length));
+        Span<T> dWeightIh = gradients.Slice(WeightIh.Offset, WeightIh.Length); // (G, D)
+        if (LayerIndex == 0)
+        {
+            // forward: projection[n] = W_ih^T[token n]  =>  dW_ih^T[token n] += dProjection[n]
+            Span<T> dEmbedding = _dEmbedding;
+            dEmbedding.Clear();
+            for (int n = 0; n < rows; n++)
+            {
+                Span<T> row = dEmbedding.Slice(tokens[n] * Gates, Gates);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, dProjection.Slice(n * Gates, Gates), row);
+            }
+            for (int v = 0; v < InputWidth; v++)
+            {
+                for (int g = 0; g < Gates; g++) dWeightIh[g * InputWidth + v] += dEmbedding[v * Gates + g];
+            }
+            return;
+        }
+        // forward: projection = x W_ih^T  =>  dW_ih += dProjection^T x;  dx = dProjection W_ih
+        Kernels.MatMulTransposedA(dProjection, input[..(rows * InputWidth)], dWeightIh, Gates, InputWidth, rows, accumulate: true);
+        Kernels.MatMul<T>(dProjection, Model.View(WeightIh), dInput[..(rows * InputWidth)], rows, InputWidth, Gates, accumulate: false);
+    }
+}

@@ -1,0 +1,36 @@
+// The loss: softmax cross-entropy of each row's logits against its target, averaged over the rows
+// (torch.nn.CrossEntropyLoss with mean reduction). Forward keeps the probabilities; backward turns them,
+// in place, into the gradient at the logits.
+using System.Numerics;
+using CharRnn.Engine.Numerics;
+
+namespace CharRnn.Engine.Layers;
+
+public static class SoftmaxCrossEntropy
+{
+    /// <summary>probabilities (rows, V) written; returns the mean of -log p[target] over rows, summed in double.</summary>
+    public static double Forward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, Span<T> probabilities, int vocab)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double total = 0;
+        for (int n = 0; n < targets.Length; n++)
+        {
+            ReadOnlySpan<T> z = logits.Slice(n * vocab, vocab);
+            T logPartition = Kernels.SoftmaxRow(z, probabilities.Slice(n * vocab, vocab), T.One);
+            // -log softmax(z)[y] = log sum exp(z) - z[y]: exact, no log of a rounded probability.
+            total += double.CreateTruncating(logPartition - z[targets[n]]);
+        }
+        return targets.Length == 0 ? 0 : total / targets.Length;
+    }
+
+    /// <summary>forward: loss = mean(-log softmax(z)[y])  =>  dz = (softmax(z) - onehot(y)) / rows, in place.</summary>
+    public static void Backward<T>(Span<T> probabilitiesToGradient, ReadOnlySpan<int> targets, int vocab)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (targets.Length == 0) return;
+        T scale = T.One / T.CreateTruncating(targets.Length);
+        Span<T> d = probabilitiesToGradient[..(targets.Length * vocab)];
+        System.Numerics.Tensors.TensorPrimitives.Multiply(d, scale, d);
+        for (int n = 0; n < targets.Length; n++) d[n * vocab + targets[n]] -= scale;
+    }
+}

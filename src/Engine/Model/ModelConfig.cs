@@ -1,0 +1,39 @@
+// The shape of a character model: which recurrent cell, how many stacked layers of how many units, over
+// which vocabulary size. Everything else (buffers, parameter names, checkpoint metadata) derives from it.
+namespace CharRnn.Engine.Model;
+
+public enum CellKind { Lstm, Gru, Rnn }
+
+public sealed record ModelConfig(CellKind Cell, int VocabSize, int Hidden, int Layers)
+{
+    /// <summary>Gates per unit: 4 (i f g o) for LSTM, 3 (r z n) for GRU, 1 for the tanh RNN.</summary>
+    public int GatesPerUnit => Cell switch { CellKind.Lstm => 4, CellKind.Gru => 3, _ => 1 };
+
+    /// <summary>G: width of one row of gate pre-activations.</summary>
+    public int GateWidth => GatesPerUnit * Hidden;
+
+    /// <summary>The PyTorch module attribute the recurrent tensors are named under: lstm, gru or rnn.</summary>
+    public string ModuleName => CellName(Cell);
+
+    /// <summary>D of layer l: the vocabulary for layer 0 (one-hot), H above it.</summary>
+    public int InputWidth(int layer) => layer == 0 ? VocabSize : Hidden;
+
+    public static string CellName(CellKind cell) => cell switch { CellKind.Lstm => "lstm", CellKind.Gru => "gru", _ => "rnn" };
+
+    public static CellKind ParseCell(string name) => name.ToLowerInvariant() switch
+    {
+        "lstm" => CellKind.Lstm,
+        "gru" => CellKind.Gru,
+        "rnn" => CellKind.Rnn,
+        _ => throw new ArgumentException($"unknown cell '{name}'; expected lstm, gru or rnn", nameof(name)),
+    };
+
+    public ModelConfig Validated()
+    {
+        if (VocabSize < 1) throw new ArgumentOutOfRangeException(nameof(VocabSize), VocabSize, "vocabulary size must be at least 1");
+        if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "hidden size must be at least 1");
+        if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, "layer count must be at least 1");
+        if ((long)GateWidth * Math.Max(VocabSize, Hidden) > int.MaxValue / 2) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "model too large for one parameter slab");
+        return this;
+    }
+}

@@ -1,0 +1,65 @@
+// The one place where the layers' generic element type meets the kernels: float runs the SIMD paths at the
+// best width, any other type (double, for the gradient checks) runs the scalar definitions. The layers are
+// written once over T, so the code the finite-difference tests check is the code that trains.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace CharRnn.Engine.Numerics;
+
+internal static class Kernels
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool IsSingle<T>() => typeof(T) == typeof(float);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Span<float> AsSingle<T>(Span<T> span) where T : unmanaged => MemoryMarshal.Cast<T, float>(span);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ReadOnlySpan<float> AsSingle<T>(ReadOnlySpan<T> span) where T : unmanaged => MemoryMarshal.Cast<T, float>(span);
+
+    /// <summary>C = [C +] A * B with A read through strides; see <see cref="GemmReference.Multiply{T}"/>.</summary>
+    public static void Multiply<T>(ReadOnlySpan<T> a, int aRowStride, int aColStride, ReadOnlySpan<T> b, int ldb,
+        Span<T> c, int ldc, int m, int n, int k, bool accumulate) where T : unmanaged, INumberBase<T>
+    {
+        if (IsSingle<T>()) Gemm.Multiply(AsSingle(a), aRowStride, aColStride, AsSingle(b), ldb, AsSingle(c), ldc, m, n, k, accumulate, Simd.Best);
+        else GemmReference.Multiply(a, aRowStride, aColStride, b, ldb, c, ldc, m, n, k, accumulate);
+    }
+
+    /// <summary>C(m, n) = [C +] A(m, k) * B(k, n).</summary>
+    public static void MatMul<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate)
+        where T : unmanaged, INumberBase<T> => Multiply(a, k, 1, b, n, c, n, m, n, k, accumulate);
+
+    /// <summary>C(m, n) = [C +] A^T B with A stored (k, m): the shape of every parameter gradient.</summary>
+    public static void MatMulTransposedA<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate)
+        where T : unmanaged, INumberBase<T> => Multiply(a, 1, m, b, n, c, n, m, n, k, accumulate);
+
+    /// <summary>sums(n) += column sums of rows(r, n): the gradient of a bias added to every row.</summary>
+    public static void AddColumnSums<T>(ReadOnlySpan<T> rows, Span<T> sums) where T : unmanaged, INumberBase<T>
+    {
+        int n = sums.Length;
+        for (int r = 0; r + n <= rows.Length; r += n) System.Numerics.Tensors.TensorPrimitives.Add(sums, rows.Slice(r, n), sums);
+    }
+
+    /// <summary>Each row of rows(r, n) = bias(n) [+ row]: bias initialises or joins a projection.</summary>
+    public static void AddBiasToRows<T>(ReadOnlySpan<T> bias, Span<T> rows, bool accumulate) where T : unmanaged, INumberBase<T>
+    {
+        int n = bias.Length;
+        for (int r = 0; r + n <= rows.Length; r += n)
+        {
+            Span<T> row = rows.Slice(r, n);
+            if (accumulate) System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+            else bias.CopyTo(row);
+        }
+    }
+
+    public static T SoftmaxRow<T>(ReadOnlySpan<T> logits, Span<T> probabilities, T inverseTemperature) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (IsSingle<T>())
+        {
+            float result = Softmax.Row(AsSingle(logits), AsSingle(probabilities), float.CreateTruncating(inverseTemperature));
+            return T.CreateTruncating(result);
+        }
+        return SoftmaxReference.Row(logits, probabilities, inverseTemperature);
+    }
+}

@@ -1,0 +1,20 @@
+// Hyper-parameters of one training run. Shapes of the model live in ModelConfig; these are how it learns.
+namespace CharRnn.Engine.Training;
+
+public sealed record TrainerOptions
+{
+    public int Batch { get; init; } = 32;
+    public int Steps { get; init; } = 100;
+    public float LearningRate { get; init; } = 2e-3f;
+    public float ClipNorm { get; init; } = 5f;
+    public ulong Seed { get; init; } = 1;
+
+    public TrainerOptions Validated()
+    {
+        if (Batch < 1) throw new ArgumentOutOfRangeException(nameof(Batch), Batch, "batch must be at least 1");
+        if (Steps < 1) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "steps (sequence length) must be at least 1");
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "learning rate must be a positive finite number");
+        if (!(ClipNorm > 0) || !float.IsFinite(ClipNorm)) throw new ArgumentOutOfRangeException(nameof(ClipNorm), ClipNorm, "clip norm must be a positive finite number");
+        return this;
+    }
+}

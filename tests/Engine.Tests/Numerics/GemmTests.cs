@@ -1,0 +1,71 @@
+using CharRnn.Engine.Numerics;
+
+namespace CharRnn.Engine.Tests.Numerics;
+
+public class GemmTests
+{
+    public static TheoryData<SimdWidth> Widths() { var d = new TheoryData<SimdWidth>(); foreach (var w in Simd.Accelerated) d.Add(w); return d; }
+
+    private const float Guard = 12345.5f;
+
+    private static float[] Random(int n, int seed)
+    {
+        var r = new Random(seed);
+        var v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float)(r.NextDouble() * 2 - 1);
+        return v;
+    }
+
+    private static void Check(SimdWidth width, int m, int n, int k, bool transposedA, bool accumulate)
+    {
+        float[] a = Random(m * k, m * 7 + k), b = Random(k * n, n * 13 + k);
+        int ldc = n + 3; // a wider C: the columns between rows are guard cells too
+        float[] c = Random(m * ldc + 8, m + n);
+        for (int i = 0; i < m; i++) for (int j = n; j < ldc; j++) c[i * ldc + j] = Guard;
+        for (int i = m * ldc; i < c.Length; i++) c[i] = Guard;
+        float[] expected = (float[])c.Clone();
+        int rs = transposedA ? 1 : k, cs = transposedA ? m : 1;
+        GemmReference.Multiply<float>(a, rs, cs, b, n, expected, ldc, m, n, k, accumulate);
+        Gemm.Multiply(a, rs, cs, b, n, c, ldc, m, n, k, accumulate, width);
+        for (int i = 0; i < c.Length; i++)
+        {
+            int row = i / ldc, col = i % ldc;
+            if (row >= m || col >= n) { Assert.Equal(Guard, c[i]); continue; }
+            double magnitude = k + (accumulate ? 1 : 0); // |a|,|b|,|c| <= 1
+            Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * magnitude + 1e-7,
+                $"{width} m={m} n={n} k={k} tA={transposedA} acc={accumulate} at ({row},{col}): {c[i]} vs {expected[i]}");
+        }
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void Gemm_EveryWidth_MatchesScalarDefinition_AllSmallShapes(SimdWidth width)
+    {
+        foreach (int n in new[] { 0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65 })
+            foreach (int m in new[] { 0, 1, 3, 4, 5, 9 })
+                foreach (int k in new[] { 0, 1, 2, 7, 33 })
+                {
+                    Check(width, m, n, k, transposedA: false, accumulate: false);
+                    Check(width, m, n, k, transposedA: true, accumulate: true);
+                }
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void Gemm_EveryWidth_MatchesScalarDefinition_ColumnCounts0To256(SimdWidth width)
+    {
+        for (int n = 0; n <= 256; n++) Check(width, 5, n, 3, transposedA: n % 2 == 0, accumulate: n % 3 == 0);
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void Gemm_EveryWidth_MatchesScalarDefinition_LargeOddShapes(SimdWidth width)
+    {
+        Check(width, 67, 133, 517, transposedA: false, accumulate: true); // k > the 256-deep block: exercises k-blocking
+        Check(width, 131, 75, 301, transposedA: true, accumulate: false);
+        Check(width, 1, 1031, 129, transposedA: false, accumulate: false); // batch-1 sampling shape
+    }
+
+    [Fact]
+    public void Gemm_ShortBuffers_Throw()
+    {
+        Assert.Throws<ArgumentException>(() => Gemm.MatMul(new float[5], new float[6], new float[4], 2, 2, 3, false));
+    }
+}

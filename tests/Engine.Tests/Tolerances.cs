@@ -1,0 +1,30 @@
+// Every tolerance the tests use, named, with the reason it is what it is.
+namespace CharRnn.Engine.Tests;
+
+internal static class Tolerances
+{
+    /// <summary>Centered differences in double with step 1e-6 agree with analytic gradients to ~1e-8 in
+    /// relative error on smooth functions of this size; 1e-5 leaves room for the tanh/sigmoid curvature.</summary>
+    public const double GradientCheckRelative = 1e-5;
+
+    /// <summary>Float SIMD GEMM vs the scalar definition: FMA and k-blocking change rounding; the error of a
+    /// k-term float dot product is bounded by ~k * 2^-24 * sum|a||b|. Scaled by that sum in the test.</summary>
+    public const double GemmRelativeToMagnitude = 1e-6;
+
+    /// <summary>The polynomial exp is accurate to ~2 ulp relative (2.4e-7); allow 4 ulp.</summary>
+    public const float ExpRelative = 4.8e-7f;
+
+    /// <summary>sigmoid and tanh built on the approximate exp: absolute error below 2e-7 (tanh cancels near 0).</summary>
+    public const float ActivationAbsolute = 3e-7f;
+
+    /// <summary>A float engine against PyTorch computing in double: logits and loss to ~1e-6 relative;
+    /// gradients, which sum T*B products of such values, to 1e-4 relative to the tensor's largest entry.</summary>
+    public const double FixtureLogits = 2e-5;
+    public const double FixtureGradient = 1e-4;
+
+    /// <summary>Six Adam steps in float vs double: Adam divides by sqrt(v), amplifying tiny gradient
+    /// differences on near-zero entries; 2e-4 absolute on parameters of size ~0.5 is still far below the
+    /// 1e-3 effect clipping has on them (the fixture script checks that).</summary>
+    public const double FixtureTrajectoryParameters = 2e-4;
+    public const double FixtureTrajectoryLoss = 1e-5;
+}
