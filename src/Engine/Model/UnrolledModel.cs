@@ -43,7 +43,10 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     private static RecurrentLayer<T> CreateLayer(CharModel<T> model, int layer, int batch, int steps) => model.Config.Cell switch
     {
         CellKind.Lstm => new Lstm<T>(model, layer, batch, steps),
-        _ => throw new NotSupportedException($"cell {model.Config.Cell} is not implemented yet"),
+        CellKind.Gru => new Gru<T>(model, layer, batch, steps),
+        CellKind.Rnn => new VanillaRnn<T>(model, layer, batch, steps),
+        // Every named CellKind is handled above; only a cast from an undefined integer lands here.
+        _ => throw new ArgumentOutOfRangeException(nameof(model), model.Config.Cell, "undefined cell kind; expected Lstm, Gru or Rnn"),
     };
 
     /// <summary>tokens (steps*B) time-major; computes logits from the carried state.</summary>

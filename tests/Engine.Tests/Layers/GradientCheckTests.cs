@@ -22,7 +22,7 @@ public class GradientCheckTests
 
     private static int[] Tokens(int n, int seed) { var r = new Random(seed); return Enumerable.Range(0, n).Select(_ => r.Next(V)).ToArray(); }
 
-    public static TheoryData<CellKind> Cells() => new() { CellKind.Lstm };
+    public static TheoryData<CellKind> Cells() => new() { CellKind.Lstm, CellKind.Gru, CellKind.Rnn };
 
     [Theory, MemberData(nameof(Cells))]
     public void Model_Backward_MatchesFiniteDifferences_EveryParameterTensor(CellKind cell)

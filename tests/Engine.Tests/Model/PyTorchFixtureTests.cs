@@ -7,7 +7,7 @@ namespace CharRnn.Engine.Tests.Model;
 
 public class PyTorchFixtureTests
 {
-    public static TheoryData<string> Cells() => new() { "lstm" };
+    public static TheoryData<string> Cells() => new() { "lstm", "gru", "rnn" };
 
     private static double MaxAbs(ReadOnlySpan<float> v) { double m = 0; foreach (float x in v) m = Math.Max(m, Math.Abs(x)); return m; }
 

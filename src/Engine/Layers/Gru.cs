@@ -1,0 +1,68 @@
+// A stacked GRU layer exactly as torch.nn.GRU (gate order r z n, two biases):
+//   p(t) = x(t) W_ih^T + b_ih        q(t) = h(t-1) W_hh^T + b_hh        (B, 3H) each
+//   r = sigmoid(p_r + q_r)   z = sigmoid(p_z + q_z)   n = tanh(p_n + r*q_n)   h(t) = (1-z)*n + z*h(t-1)
+// Unlike LSTM and RNN, b_hh cannot fold into the projection: r multiplies q_n with its bias, so q(t) is a
+// buffer of its own, one product per step. Caches for backward: activated r z n (in Projection), q(t) for
+// every step (for q_n), h for every step (HiddenStates).
+using System.Numerics;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
+
+namespace CharRnn.Engine.Layers;
+
+public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T[] _recurrent;  // (T, B, 3H) q(t) = h(t-1) W_hh^T + b_hh, order r z n; kept for backward
+    private readonly T[] _dRecurrent; // (T, B, 3H) gradient at q(t): [da_r | da_z | da_n*r]
+    private readonly T[] _dh;         // (B, H) total gradient at h(t): dOutput(t) + what step t+1 sent back
+
+    public Gru(CharModel<T> model, int layer, int batch, int steps) : base(model, layer, batch, steps)
+    {
+        _recurrent = new T[steps * batch * Gates];
+        _dRecurrent = new T[steps * batch * Gates];
+        _dh = new T[batch * Hidden];
+    }
+
+    protected override bool FoldsRecurrentBias => false;
+
+    protected override void Recur(int steps)
+    {
+        int bh = Batch * Hidden, bg = Batch * Gates;
+        ReadOnlySpan<T> weightHhT = Model.Transposed(WeightHh); // (H, 3H)
+        ReadOnlySpan<T> biasHh = Model.View(BiasHh);            // (3H)
+        for (int t = 0; t < steps; t++)
+        {
+            Span<T> recurrent = _recurrent.AsSpan(t * bg, bg);
+            // q(t) = b_hh + h(t-1) W_hh^T: the three gates in one product.
+            Kernels.AddBiasToRows<T>(biasHh, recurrent, accumulate: false);
+            Kernels.MatMul<T>(HiddenStates.AsSpan(t * bh, bh), weightHhT, recurrent, Batch, Gates, Hidden, accumulate: true);
+            GruCell.Forward<T>(Projection.AsSpan(t * bg, bg), recurrent, HiddenStates.AsSpan(t * bh, bh),
+                HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
+        }
+    }
+
+    protected override void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps)
+    {
+        int bh = Batch * Hidden, bg = Batch * Gates;
+        // dhNext: gradient reaching h(t) from step t+1; dh: the total at h(t), a separate buffer because the
+        // cell writes the direct part of dh(t-1) into dhNext while it still reads dh(t).
+        Span<T> dh = _dh, dhNext = DHiddenNext;
+        dhNext.Clear(); // truncated BPTT: nothing flows back from the next window
+        ReadOnlySpan<T> weightHh = Model.View(WeightHh); // (3H, H)
+        for (int t = steps - 1; t >= 0; t--)
+        {
+            // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
+            System.Numerics.Tensors.TensorPrimitives.Add(dhNext, dOutput.Slice(t * bh, bh), dh);
+            Span<T> dRecurrent = _dRecurrent.AsSpan(t * bg, bg);
+            // forward: h(t) = (1-z)*n + z*h(t-1)  =>  dhNext = dh*z (direct part); dp(t), dq(t) for the gates
+            GruCell.Backward<T>(Projection.AsSpan(t * bg, bg), _recurrent.AsSpan(t * bg, bg), HiddenStates.AsSpan(t * bh, bh), dh,
+                DProjection.AsSpan(t * bg, bg), dRecurrent, dhNext, Hidden);
+            // forward: q(t) = h(t-1) W_hh^T + b_hh  =>  dh(t-1) += dq(t) W_hh
+            Kernels.MatMul<T>(dRecurrent, weightHh, dhNext, Batch, Hidden, Gates, accumulate: true);
+        }
+        // forward: q(t) = h(t-1) W_hh^T + b_hh  =>  dW_hh += dq^T h(t-1) over all T*B rows;  db_hh = sum dq
+        ReadOnlySpan<T> dRecurrentAll = _dRecurrent.AsSpan(0, steps * bg);
+        Kernels.MatMulTransposedA(dRecurrentAll, HiddenStates.AsSpan(0, steps * bh), gradients.Slice(WeightHh.Offset, WeightHh.Length), Gates, Hidden, steps * Batch, accumulate: true);
+        Kernels.AddColumnSums(dRecurrentAll, gradients.Slice(BiasHh.Offset, BiasHh.Length));
+    }
+}

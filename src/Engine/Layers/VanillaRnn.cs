@@ -1,0 +1,55 @@
+// A stacked tanh RNN layer exactly as torch.nn.RNN(nonlinearity='tanh') (two biases, G = H):
+//   a(t) = x(t) W_ih^T + b_ih + h(t-1) W_hh^T + b_hh        (B, H)
+//   h(t) = tanh(a(t))
+// Both biases fold into the projection; per step one product accumulated straight into it and one fused
+// element-wise pass. Caches for backward: h for every step (HiddenStates); Projection ends up holding tanh(a).
+// Deliberately not here: the ReLU variant (PyTorch's other nonlinearity).
+using System.Numerics;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
+
+namespace CharRnn.Engine.Layers;
+
+public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public VanillaRnn(CharModel<T> model, int layer, int batch, int steps) : base(model, layer, batch, steps)
+    {
+    }
+
+    protected override bool FoldsRecurrentBias => true;
+
+    protected override void Recur(int steps)
+    {
+        int bh = Batch * Hidden; // G = H: a projection row is as wide as a hidden row
+        ReadOnlySpan<T> weightHhT = Model.Transposed(WeightHh); // (H, H)
+        for (int t = 0; t < steps; t++)
+        {
+            Span<T> a = Projection.AsSpan(t * bh, bh);
+            // a(t) += h(t-1) W_hh^T
+            Kernels.MatMul<T>(HiddenStates.AsSpan(t * bh, bh), weightHhT, a, Batch, Gates, Hidden, accumulate: true);
+            RnnCell.Forward<T>(a, HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
+        }
+    }
+
+    protected override void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps)
+    {
+        int bh = Batch * Hidden;
+        Span<T> dh = DHiddenNext;
+        dh.Clear(); // truncated BPTT: nothing flows back from the next window
+        ReadOnlySpan<T> weightHh = Model.View(WeightHh); // (H, H)
+        for (int t = steps - 1; t >= 0; t--)
+        {
+            // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
+            System.Numerics.Tensors.TensorPrimitives.Add(dh, dOutput.Slice(t * bh, bh), dh);
+            Span<T> dA = DProjection.AsSpan(t * bh, bh);
+            // forward: h(t) = tanh(a(t))  =>  da(t) = dh(t) * (1 - h(t)^2)
+            RnnCell.Backward<T>(HiddenStates.AsSpan((t + 1) * bh, bh), dh, dA, Hidden);
+            // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh
+            Kernels.MatMul<T>(dA, weightHh, dh, Batch, Hidden, Gates, accumulate: false);
+        }
+        // forward: a(t) += h(t-1) W_hh^T + b_hh  =>  dW_hh += da^T h(t-1) over all T*B rows;  db_hh = sum da
+        ReadOnlySpan<T> dProjection = DProjection.AsSpan(0, steps * bh);
+        Kernels.MatMulTransposedA(dProjection, HiddenStates.AsSpan(0, steps * bh), gradients.Slice(WeightHh.Offset, WeightHh.Length), Gates, Hidden, steps * Batch, accumulate: true);
+        Kernels.AddColumnSums(dProjection, gradients.Slice(BiasHh.Offset, BiasHh.Length));
+    }
+}

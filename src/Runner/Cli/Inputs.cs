@@ -1,0 +1,54 @@
+// Loading what the user points the runner at, translating every engine failure into a UserError with a hint.
+using System.Reflection;
+using CharRnn.Engine.IO;
+
+namespace CharRnn.Runner.Cli;
+
+public static class Inputs
+{
+    public const string DefaultCorpusName = "alice (built in: Alice's Adventures in Wonderland, Lewis Carroll, public domain)";
+
+    /// <summary>The corpus at path, or the embedded Alice text when path is null.</summary>
+    public static (string Text, string Name) Corpus(string? path)
+    {
+        if (path == null)
+        {
+            using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("CharRnn.Runner.alice.txt")
+                ?? throw new InvalidOperationException("the embedded Alice corpus is missing from this build");
+            using var reader = new StreamReader(stream, System.Text.Encoding.UTF8);
+            return (reader.ReadToEnd(), DefaultCorpusName);
+        }
+        return (Text(path, "--corpus"), path);
+    }
+
+    public static string Text(string path, string option)
+    {
+        try { return TextCorpus.ReadFile(path); }
+        catch (FileNotFoundException) { throw new UserError($"{path}: no such file", $"check the path given to {option}"); }
+        catch (InvalidDataException e) { throw new UserError(e.Message, $"{option} needs a UTF-8 text file with at least a few characters"); }
+    }
+
+    public static LoadedCheckpoint Model(string path, string option = "--model")
+    {
+        try { return Checkpoint.Load(path); }
+        catch (FileNotFoundException) { throw new UserError($"{path}: no such file", $"check the path given to {option}; 'charrnn train' writes checkpoints"); }
+        catch (InvalidDataException e) { throw new UserError(e.Message, $"{option} needs a safetensors checkpoint written by 'charrnn train' or in the same layout by PyTorch"); }
+    }
+
+    /// <summary>The directory of an output path must exist and be writable before hours of training start.</summary>
+    public static string OutputPath(string path, string option)
+    {
+        string full = Path.GetFullPath(path);
+        string? directory = Path.GetDirectoryName(full);
+        if (Directory.Exists(full)) throw new UserError($"{path}: is a directory", $"give {option} a file name, e.g. {Path.Combine(path, "model.safetensors")}");
+        if (directory == null || !Directory.Exists(directory)) throw new UserError($"{path}: directory '{directory}' does not exist", $"create it first (mkdir -p {directory}) or choose another {option}");
+        string probe = Path.Combine(directory, $".charrnn-write-test-{Environment.ProcessId}");
+        try { File.WriteAllBytes(probe, []); File.Delete(probe); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UserError($"{path}: cannot write to '{directory}' ({e.Message})", $"choose a writable location for {option}"); }
+        return full;
+    }
+
+    public static int Positive(int value, string option) => value > 0 ? value : throw new UserError($"{option} must be a positive integer, got {value}", $"e.g. {option} 64");
+
+    public static float PositiveFinite(float value, string option) => value > 0 && float.IsFinite(value) ? value : throw new UserError($"{option} must be a positive number, got {value}", $"e.g. {option} 0.002");
+}

@@ -1,0 +1,9 @@
+// A failure the user can fix: one line saying what is wrong, one line saying what to do. The top level prints
+// both and exits non-zero; nothing that reaches the user as a UserError ever shows a stack trace.
+namespace CharRnn.Runner.Cli;
+
+public sealed class UserError(string message, string hint, int exitCode = 1) : Exception(message)
+{
+    public string Hint { get; } = hint;
+    public int ExitCode { get; } = exitCode;
+}

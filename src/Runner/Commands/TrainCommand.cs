@@ -1,0 +1,63 @@
+// charrnn train: the product's main loop. Reads a corpus (the built-in Alice by default), splits off the last
+// --val-fraction for validation, trains with truncated BPTT, prints progress to standard error, validates
+// every --val-every steps with a short sample, keeps the best checkpoint by held-out loss, and logs one JSON
+// object per optimizer step.
+using System.CommandLine;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Training;
+using CharRnn.Runner.Cli;
+
+namespace CharRnn.Runner.Commands;
+
+public static class TrainCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var corpus = new Option<string?>("--corpus") { Description = "UTF-8 text to train on (default: the built-in Alice in Wonderland)" };
+        var cell = new Option<string>("--cell") { Description = "recurrent cell: lstm, gru or rnn", DefaultValueFactory = _ => TrainSettings.Defaults.Cell };
+        var layers = new Option<int>("--layers") { Description = "stacked recurrent layers", DefaultValueFactory = _ => TrainSettings.Defaults.Layers };
+        var hidden = new Option<int>("--hidden") { Description = "units per layer (H)", DefaultValueFactory = _ => TrainSettings.Defaults.Hidden };
+        var seq = new Option<int>("--seq") { Description = "BPTT window: characters per stream per step (T)", DefaultValueFactory = _ => TrainSettings.Defaults.Seq };
+        var batch = new Option<int>("--batch") { Description = "parallel streams per step (B)", DefaultValueFactory = _ => TrainSettings.Defaults.Batch };
+        var lr = new Option<float>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => TrainSettings.Defaults.LearningRate };
+        var clip = new Option<float>("--clip") { Description = "clip gradients to this global L2 norm", DefaultValueFactory = _ => TrainSettings.Defaults.Clip };
+        var epochs = new Option<int?>("--epochs") { Description = $"passes over the training text (default {TrainSettings.Defaults.Epochs} unless --steps is given)" };
+        var steps = new Option<long?>("--steps") { Description = "optimizer steps to run (overrides --epochs)" };
+        var valFraction = new Option<double>("--val-fraction") { Description = "last fraction of the corpus held out for validation, in [0, 1)", DefaultValueFactory = _ => TrainSettings.Defaults.ValFraction };
+        var valEvery = new Option<int?>("--val-every") { Description = "validate every N steps (default: about 10 times per run)" };
+        var seed = new Option<ulong>("--seed") { Description = "seed for initialisation and samples; same seed, same run", DefaultValueFactory = _ => TrainSettings.Defaults.Seed };
+        var outPath = new Option<string>("--out") { Description = "best checkpoint by held-out loss (.safetensors)", DefaultValueFactory = _ => TrainSettings.Defaults.Out };
+        var initFrom = new Option<string?>("--init-from") { Description = "start from this checkpoint's weights (its cell, layers and hidden size)" };
+        var log = new Option<string?>("--log") { Description = "JSONL metrics log, one object per step (default: <out>.metrics.jsonl)" };
+        var sampleLength = new Option<int>("--sample-length") { Description = "characters to sample at each validation (0: none)", DefaultValueFactory = _ => 200 };
+        var command = new Command("train", "Train a character-level language model.")
+        {
+            corpus, cell, layers, hidden, seq, batch, lr, clip, epochs, steps, valFraction, valEvery, seed, outPath, initFrom, log, sampleLength,
+        };
+        command.SetAction(parse =>
+        {
+            var settings = new TrainSettings
+            {
+                Corpus = parse.GetValue(corpus),
+                Cell = parse.GetValue(cell)!,
+                Layers = Inputs.Positive(parse.GetValue(layers), "--layers"),
+                Hidden = Inputs.Positive(parse.GetValue(hidden), "--hidden"),
+                Seq = Inputs.Positive(parse.GetValue(seq), "--seq"),
+                Batch = Inputs.Positive(parse.GetValue(batch), "--batch"),
+                LearningRate = Inputs.PositiveFinite(parse.GetValue(lr), "--lr"),
+                Clip = Inputs.PositiveFinite(parse.GetValue(clip), "--clip"),
+                Epochs = parse.GetValue(epochs) is int e ? Inputs.Positive(e, "--epochs") : TrainSettings.Defaults.Epochs,
+                Steps = parse.GetValue(steps) is long s ? (s > 0 ? s : throw new UserError($"--steps must be a positive integer, got {s}", "e.g. --steps 2000")) : null,
+                ValFraction = parse.GetValue(valFraction),
+                ValEvery = parse.GetValue(valEvery) is int v ? Inputs.Positive(v, "--val-every") : null,
+                Seed = parse.GetValue(seed),
+                Out = parse.GetValue(outPath)!,
+                InitFrom = parse.GetValue(initFrom),
+                Log = parse.GetValue(log),
+                SampleLength = Math.Max(0, parse.GetValue(sampleLength)),
+            };
+            return new TrainingRun(settings, output, error).Run();
+        });
+        return command;
+    }
+}

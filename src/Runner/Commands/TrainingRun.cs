@@ -1,0 +1,168 @@
+// One `charrnn train` run: corpus, split, model, then the step loop with progress, validation, samples, the
+// best checkpoint and the metrics log. The engine's Trainer does the numerics; this owns the policy.
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using CharRnn.Engine.IO;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
+using CharRnn.Engine.Sampling;
+using CharRnn.Engine.Training;
+using CharRnn.Runner.Cli;
+
+namespace CharRnn.Runner.Commands;
+
+public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextWriter error)
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public int Run()
+    {
+        if (!(settings.ValFraction >= 0 && settings.ValFraction < 1)) throw new UserError($"--val-fraction must be in [0, 1), got {settings.ValFraction.ToString(Invariant)}", "e.g. --val-fraction 0.1 holds out the last 10%");
+        CellKind cellKind = settings.Cell.ToLowerInvariant() switch
+        {
+            "lstm" => CellKind.Lstm, "gru" => CellKind.Gru, "rnn" => CellKind.Rnn,
+            _ => throw new UserError($"--cell '{settings.Cell}' is not a known cell", "use lstm, gru or rnn"),
+        };
+        string outPath = Inputs.OutputPath(settings.Out, "--out");
+        string logPath = Inputs.OutputPath(settings.Log ?? outPath + ".metrics.jsonl", "--log");
+        var (text, corpusName) = Inputs.Corpus(settings.Corpus);
+
+        var vocabulary = Vocabulary.FromText(text);
+        int[] tokens = vocabulary.Encode(text);
+        int trainLength = (int)Math.Floor(tokens.Length * (1 - settings.ValFraction));
+        int[] train = tokens[..trainLength], validation = tokens[trainLength..];
+        if (settings.ValFraction > 0 && validation.Length < 2)
+            throw new UserError($"the validation split holds {validation.Length} characters of {tokens.Length}", "use a longer corpus or a larger --val-fraction (or 0 to skip validation)");
+        long needed = CorpusBatches.MinimumCharacters(settings.Batch, settings.Seq);
+        if (train.Length < needed)
+            throw new UserError($"{corpusName}: {train.Length} training characters is too few for one window of --batch {settings.Batch} x --seq {settings.Seq} (needs at least {needed})",
+                "use a smaller --batch or --seq, or a longer corpus");
+
+        CharModel<float> model = CreateModel(cellKind, vocabulary);
+        var trainer = new Trainer(model, train, new TrainerOptions
+        {
+            Batch = settings.Batch, Steps = settings.Seq, LearningRate = settings.LearningRate, ClipNorm = settings.Clip, Seed = settings.Seed,
+        });
+        long totalSteps = settings.Steps ?? (long)settings.Epochs * trainer.WindowsPerEpoch;
+        long valEvery = settings.ValEvery ?? Math.Max(1, totalSteps / 10);
+        var evaluator = validation.Length >= 2 ? new Evaluator(model) : null;
+        var config = model.Config;
+        string corpusHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+        error.WriteLine($"corpus  {corpusName}: {tokens.Length:N0} chars, vocabulary {vocabulary.Count}, train {train.Length:N0} / validation {validation.Length:N0}");
+        error.WriteLine($"model   {config.Layers}x{config.Hidden} {config.ModuleName}, {model.Parameters.Length:N0} parameters; SIMD {Simd.Describe()}");
+        error.WriteLine($"train   batch {settings.Batch} x seq {settings.Seq}, Adam lr {settings.LearningRate.ToString(Invariant)}, clip {settings.Clip.ToString(Invariant)}, seed {settings.Seed}; {totalSteps:N0} steps ({trainer.WindowsPerEpoch} per epoch), validate every {valEvery}");
+        error.WriteLine($"output  {outPath} (best by held-out loss), log {logPath}");
+
+        using var log = new StreamWriter(logPath, append: false, new UTF8Encoding(false));
+        var clock = Stopwatch.StartNew();
+        double best = double.PositiveInfinity, lastValidation = double.NaN, lastProgress = 0;
+        long charsPerStep = (long)settings.Batch * settings.Seq;
+        double recentTrainLoss = double.NaN;
+        string lastSample = "";
+        for (long step = 1; step <= totalSteps; step++)
+        {
+            StepResult result = trainer.TrainStep();
+            recentTrainLoss = double.IsNaN(recentTrainLoss) ? result.Loss : 0.9 * recentTrainLoss + 0.1 * result.Loss;
+            double elapsed = clock.Elapsed.TotalSeconds;
+            double charsPerSecond = step * charsPerStep / Math.Max(elapsed, 1e-9);
+            bool validate = step % valEvery == 0 || step == totalSteps;
+            double? validationLoss = null;
+            if (validate && evaluator != null)
+            {
+                lastValidation = evaluator.MeanLoss(validation);
+                validationLoss = lastValidation;
+            }
+            log.WriteLine(string.Create(Invariant,
+                $"{{\"step\": {step}, \"epoch\": {result.Epoch}, \"loss\": {result.Loss:R}, \"grad_norm\": {result.GradientNorm:R}, \"applied\": {(result.Applied ? "true" : "false")}, \"lr\": {trainer.Optimizer.LearningRate:R}, \"time_s\": {elapsed:F3}, \"chars_per_s\": {charsPerSecond:F0}{(validationLoss is double vl ? $", \"val_loss\": {vl:R}" : "")}}}"));
+
+            if (elapsed - lastProgress >= 2 || validate || step == 1)
+            {
+                lastProgress = elapsed;
+                double eta = (totalSteps - step) * elapsed / step;
+                string held = double.IsNaN(lastValidation) ? "-" : $"{lastValidation:F4} nats ({lastValidation / Math.Log(2):F3} bpc)";
+                error.WriteLine(string.Create(Invariant,
+                    $"step {step,6}/{totalSteps} epoch {result.Epoch + 1,3} | train {recentTrainLoss:F4} nats ({recentTrainLoss / Math.Log(2):F3} bpc) | held-out {held} | {charsPerSecond,7:N0} chars/s | {Format(elapsed)} elapsed, ETA {Format(eta)}"));
+            }
+            if (validate)
+            {
+                double score = evaluator != null ? lastValidation : recentTrainLoss; // no held-out text: keep the latest
+                if (evaluator == null || score < best)
+                {
+                    best = Math.Min(best, score);
+                    SaveCheckpoint(outPath, model, vocabulary, corpusName, corpusHash, step, result.Epoch, lastValidation, elapsed);
+                    error.WriteLine($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
+                }
+                if (settings.SampleLength > 0)
+                {
+                    lastSample = Sample(model, vocabulary, settings.Seed + (ulong)step, settings.SampleLength);
+                    error.WriteLine("--- sample ---");
+                    error.WriteLine(lastSample);
+                    error.WriteLine("--------------");
+                }
+            }
+        }
+        log.Flush();
+        double total = clock.Elapsed.TotalSeconds;
+        error.WriteLine(string.Create(Invariant,
+            $"done: {totalSteps:N0} steps in {Format(total)} ({totalSteps * charsPerStep / total:N0} chars/s); best held-out {(double.IsInfinity(best) ? "-" : $"{best:F4} nats/char ({best / Math.Log(2):F4} bits/char)")}; checkpoint {outPath}"));
+        if (lastSample.Length > 0)
+        {
+            output.WriteLine(lastSample);
+            output.Flush();
+        }
+        return 0;
+    }
+
+    private CharModel<float> CreateModel(CellKind cellKind, Vocabulary vocabulary)
+    {
+        if (settings.InitFrom != null)
+        {
+            var loaded = Inputs.Model(settings.InitFrom, "--init-from");
+            if (!loaded.Vocabulary.SameAs(vocabulary))
+                throw new UserError($"{settings.InitFrom}: its vocabulary ({loaded.Vocabulary.Count} symbols) differs from the corpus's ({vocabulary.Count})", "fine-tune on text with exactly the same set of characters, or train from scratch");
+            return loaded.Model;
+        }
+        var model = new CharModel<float>(new ModelConfig(cellKind, vocabulary.Count, settings.Hidden, settings.Layers));
+        model.InitializeUniform(new Rng(settings.Seed));
+        return model;
+    }
+
+    private void SaveCheckpoint(string path, CharModel<float> model, Vocabulary vocabulary, string corpusName, string corpusHash, long step, int epoch, double validation, double elapsed)
+    {
+        var metadata = new Dictionary<string, string>
+        {
+            ["corpus"] = corpusName,
+            ["corpus.sha256"] = corpusHash,
+            ["train.step"] = step.ToString(Invariant),
+            ["train.epoch"] = epoch.ToString(Invariant),
+            ["train.seconds"] = elapsed.ToString("F1", Invariant),
+            ["train.batch"] = settings.Batch.ToString(Invariant),
+            ["train.seq"] = settings.Seq.ToString(Invariant),
+            ["train.lr"] = settings.LearningRate.ToString("R", Invariant),
+            ["train.clip"] = settings.Clip.ToString("R", Invariant),
+            ["train.seed"] = settings.Seed.ToString(Invariant),
+            ["train.val_fraction"] = settings.ValFraction.ToString("R", Invariant),
+        };
+        if (!double.IsNaN(validation)) metadata["val.nats_per_char"] = validation.ToString("R", Invariant);
+        Checkpoint.Save(path, model, vocabulary, metadata);
+    }
+
+    private static string Sample(CharModel<float> model, Vocabulary vocabulary, ulong seed, int length)
+    {
+        var sampler = new Sampler(model, seed) { Temperature = 0.8f };
+        sampler.Prime([SampleCommand.StartSymbol(vocabulary)]);
+        var text = new StringBuilder(length);
+        for (int i = 0; i < length; i++) text.Append(vocabulary.TextOf(sampler.Next()));
+        return text.ToString();
+    }
+
+    private static string Format(double seconds)
+    {
+        if (!double.IsFinite(seconds)) return "-";
+        var t = TimeSpan.FromSeconds(seconds);
+        return t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : t.TotalMinutes >= 1 ? $"{t.Minutes}m{t.Seconds:D2}s" : $"{t.TotalSeconds:F1}s";
+    }
+}
