@@ -84,10 +84,20 @@ public sealed class SafeTensorsFile
         int dataStart = 8 + (int)headerLength;
         long dataLength = bytes.Length - dataStart;
 
+        if (!System.Text.Unicode.Utf8.IsValid(bytes.AsSpan(8, (int)headerLength))) throw Bad("header is not valid UTF-8");
         JsonDocument document;
         try { document = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength)); }
         catch (JsonException e) { throw Bad($"header is not JSON ({e.Message})"); }
         using (document)
+        {
+            try { return ParseHeader(document, bytes, dataStart, dataLength, Bad); }
+            // Escaped lone surrogates (\ud800) are valid JSON but not text; System.Text.Json refuses them on read.
+            catch (InvalidOperationException e) { throw Bad($"header holds a string that is not valid text ({e.Message})"); }
+        }
+    }
+
+    private static SafeTensorsFile ParseHeader(JsonDocument document, byte[] bytes, int dataStart, long dataLength, Func<string, InvalidDataException> Bad)
+    {
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw Bad("header is not a JSON object");
             var metadata = new Dictionary<string, string>();

@@ -16,6 +16,12 @@ namespace CharRnn.Engine.Numerics;
 public static class Gemm
 {
     private const int KBlock = 256;   // 256 rows of a 2-vector B panel = 16 KiB at Vector256: fits L1 beside A.
+    private const int PackingMinRows = 8; // below this a packed panel is not reused enough to pay for its copy
+
+    // (KBlock, 2 x widest vector) the current B panel, contiguous. B's rows are ldb apart (8 KiB for a 2048-gate
+    // weight), so without the copy every k step lands in the same few L1 sets and a new page; one per thread,
+    // allocated on first use, so steady-state calls allocate nothing.
+    [ThreadStatic] private static float[]? t_panel;
 
     /// <summary>C(m, n) = [C +] A(m, k) * B(k, n), all row-major.</summary>
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
@@ -72,9 +78,22 @@ public static class Gemm
             int j = 0;
             for (; j + 2 * w <= n; j += 2 * w)
             {
+                // Tiles read 2w columns of rows `ldp` apart starting at `panel`: B itself, or its packed copy.
+                ref float panel = ref Unsafe.Add(ref bk, j);
+                int ldp = ldb;
+                if (m >= PackingMinRows)
+                {
+                    float[] packed = t_panel ??= new float[KBlock * 2 * Vector512<float>.Count];
+                    for (int p = 0; p < kc; p++)
+                    {
+                        MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref bk, (nint)p * ldb + j), 2 * w).CopyTo(packed.AsSpan(p * 2 * w, 2 * w));
+                    }
+                    panel = ref MemoryMarshal.GetArrayDataReference(packed);
+                    ldp = 2 * w;
+                }
                 int i = 0;
-                for (; i + 4 <= m; i += 4) Tile4x2<TOps, TVec>(ref ak, rs, cs, ref bk, ldb, ref c, ldc, i, j, kc, add);
-                for (; i < m; i++) Tile1x2<TOps, TVec>(ref ak, rs, cs, ref bk, ldb, ref c, ldc, i, j, kc, add);
+                for (; i + 4 <= m; i += 4) Tile4x2<TOps, TVec>(ref ak, rs, cs, ref panel, ldp, ref c, ldc, i, j, kc, add);
+                for (; i < m; i++) Tile1x2<TOps, TVec>(ref ak, rs, cs, ref panel, ldp, ref c, ldc, i, j, kc, add);
             }
             for (; j + w <= n; j += w)
             {
@@ -88,13 +107,12 @@ public static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile4x2<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, ref float c, int ldc, int i, int j, int kc, bool add)
+    private static void Tile4x2<TOps, TVec>(ref float a, int rs, int cs, ref float bj, int ldb, ref float c, int ldc, int i, int j, int kc, bool add)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         nuint w = (nuint)TOps.Count;
         TVec c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         ref float ai = ref Unsafe.Add(ref a, (nint)i * rs);
-        ref float bj = ref Unsafe.Add(ref b, j);
         for (int p = 0; p < kc; p++)
         {
             ref float bp = ref Unsafe.Add(ref bj, (nint)p * ldb);
@@ -130,13 +148,12 @@ public static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile1x2<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, ref float c, int ldc, int i, int j, int kc, bool add)
+    private static void Tile1x2<TOps, TVec>(ref float a, int rs, int cs, ref float bj, int ldb, ref float c, int ldc, int i, int j, int kc, bool add)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         nuint w = (nuint)TOps.Count;
         TVec c0 = default, c1 = default;
         ref float ai = ref Unsafe.Add(ref a, (nint)i * rs);
-        ref float bj = ref Unsafe.Add(ref b, j);
         for (int p = 0; p < kc; p++)
         {
             ref float bp = ref Unsafe.Add(ref bj, (nint)p * ldb);

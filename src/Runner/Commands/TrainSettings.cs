@@ -10,11 +10,11 @@ public sealed record TrainSettings
     public string Cell { get; init; } = "lstm";
     public int Layers { get; init; } = 2;
     public int Hidden { get; init; } = 256;
-    public int Seq { get; init; } = 100;
+    public int Seq { get; init; } = 64;
     public int Batch { get; init; } = 32;
     public float LearningRate { get; init; } = 2e-3f;
     public float Clip { get; init; } = 5f;
-    public int Epochs { get; init; } = 20;
+    public int Epochs { get; init; } = 27;
     public long? Steps { get; init; }
     public double ValFraction { get; init; } = 0.1;
     public int? ValEvery { get; init; }

@@ -1,0 +1,33 @@
+// Batch-1 generation, one character per call (forward through every layer, softmax, draw, feed back):
+// W3 = 2x512 LSTM, W4 = 2x128 LSTM, temperature 1, V=73.
+using BenchmarkDotNet.Attributes;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Sampling;
+
+namespace CharRnn.Perf;
+
+[MemoryDiagnoser]
+public class SampleBench
+{
+    private Sampler? _sampler;
+
+    [Params("W3", "W4")]
+    public string Workload { get; set; } = "";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, 73, Workload == "W3" ? 512 : 128, 2));
+        model.InitializeUniform(new Rng(1));
+        _sampler = new Sampler(model, seed: 1);
+        _sampler.Prime([0]);
+    }
+
+    [Benchmark(OperationsPerInvoke = 100)]
+    public int HundredCharacters()
+    {
+        int last = 0;
+        for (int i = 0; i < 100; i++) last = _sampler!.Next();
+        return last;
+    }
+}

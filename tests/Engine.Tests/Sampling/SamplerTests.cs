@@ -1,0 +1,179 @@
+// Sampling: a seed fixes the text, greedy decoding ignores the seed, Draw inverts the cumulative distribution
+// with the documented edge cases, and the RNG's stream is reproducible and restorable from its state.
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Sampling;
+
+namespace CharRnn.Engine.Tests.Sampling;
+
+public class SamplerTests
+{
+    private const int V = 11;
+
+    private static CharModel<float> NewModel()
+    {
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, V, 12, 2));
+        model.InitializeUniform(new Rng(2));
+        // Three times PyTorch's scale so the next-symbol distributions are far from uniform and greedy paths are stable.
+        for (int i = 0; i < model.Parameters.Length; i++) model.Parameters[i] *= 3f;
+        model.Pack();
+        return model;
+    }
+
+    private static readonly int[] PrimeSymbols = [1, 2, 3];
+
+    private static int[] Generate(CharModel<float> model, ulong seed, float temperature, int count)
+    {
+        var sampler = new Sampler(model, seed) { Temperature = temperature };
+        sampler.Prime(PrimeSymbols);
+        var symbols = new int[count];
+        for (int i = 0; i < count; i++) symbols[i] = sampler.Next();
+        return symbols;
+    }
+
+    [Fact]
+    public void Sampler_SameSeed_GivesSameSequence()
+    {
+        var model = NewModel();
+        int[] first = Generate(model, 42, 1f, 300);
+        int[] second = Generate(model, 42, 1f, 300);
+        Assert.Equal(first, second);
+        Assert.All(first, s => Assert.InRange(s, 0, V - 1));
+    }
+
+    [Fact]
+    public void Sampler_DifferentSeed_GivesDifferentSequence()
+    {
+        var model = NewModel();
+        Assert.NotEqual(Generate(model, 42, 1f, 300), Generate(model, 43, 1f, 300));
+    }
+
+    [Fact]
+    public void Sampler_Greedy_IsDeterministicRegardlessOfSeed()
+    {
+        var model = NewModel();
+        int[] greedy = Generate(model, 1, 0f, 300);
+        Assert.Equal(greedy, Generate(model, 2, 0f, 300));
+        Assert.Equal(greedy, Generate(model, 12345, -1f, 300)); // any temperature <= 0 is greedy
+
+        // The first greedy symbol is the argmax of the logits after reading the prime from zero state.
+        var unrolled = new UnrolledModel<float>(model, batch: 1, steps: 1);
+        foreach (int symbol in PrimeSymbols)
+        {
+            unrolled.Forward(new[] { symbol }, 1);
+            unrolled.CarryState();
+        }
+        Assert.Equal(Sampler.ArgMax(unrolled.Logits), greedy[0]);
+    }
+
+    [Fact]
+    public void Sampler_Prime_RestartsFromZeroState()
+    {
+        var model = NewModel();
+        var sampler = new Sampler(model, 5) { Temperature = 0f };
+        sampler.Prime(PrimeSymbols);
+        int[] first = Enumerable.Range(0, 20).Select(_ => sampler.Next()).ToArray();
+        sampler.Prime(PrimeSymbols);
+        int[] again = Enumerable.Range(0, 20).Select(_ => sampler.Next()).ToArray();
+        Assert.Equal(first, again);
+        Assert.Throws<ArgumentException>(() => sampler.Prime([]));
+    }
+
+    [Fact]
+    public void Sampler_Draw_PicksByCumulativeProbability()
+    {
+        float[] p = { 0.25f, 0.25f, 0.5f }; // exact in binary, so the boundaries are exact
+        Assert.Equal(0, Sampler.Draw(p, 0f));
+        Assert.Equal(0, Sampler.Draw(p, MathF.BitDecrement(0.25f)));
+        Assert.Equal(1, Sampler.Draw(p, 0.25f));   // u < cumulative is strict: a boundary belongs to the next symbol
+        Assert.Equal(1, Sampler.Draw(p, 0.4999f));
+        Assert.Equal(2, Sampler.Draw(p, 0.5f));
+        Assert.Equal(2, Sampler.Draw(p, MathF.BitDecrement(1f))); // the largest NextFloat can return
+    }
+
+    [Fact]
+    public void Sampler_Draw_ZeroProbabilitySymbol_IsNeverPicked()
+    {
+        float[] p = { 0f, 1f, 0f };
+        Assert.Equal(1, Sampler.Draw(p, 0f));
+        Assert.Equal(1, Sampler.Draw(p, MathF.BitDecrement(1f)));
+    }
+
+    [Fact]
+    public void Sampler_Draw_ProbabilitiesSummingBelowOne_FallBackToLastPossibleSymbol()
+    {
+        float[] p = { 0.25f, 0.25f, 0.49f, 0f }; // sums to 0.99: rounding left a gap below 1
+        Assert.Equal(2, Sampler.Draw(p, 0.98f));
+        Assert.Equal(2, Sampler.Draw(p, 0.995f));                  // in the gap: the last symbol with p > 0, not index 3
+        Assert.Equal(2, Sampler.Draw(p, MathF.BitDecrement(1f)));
+
+        float[] onlyFirst = { 0.6f, 0f, 0f };
+        Assert.Equal(0, Sampler.Draw(onlyFirst, 0.9f));
+    }
+
+    [Fact]
+    public void Sampler_ArgMax_TakesFirstOfTies()
+    {
+        Assert.Equal(1, Sampler.ArgMax([0f, 3f, 3f, -1f]));
+        Assert.Equal(0, Sampler.ArgMax([-2f]));
+    }
+
+    // ---- the RNG --------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Rng_SameSeed_GivesSameStream()
+    {
+        var a = new Rng(123);
+        var b = new Rng(123);
+        var c = new Rng(124);
+        ulong[] fromA = Enumerable.Range(0, 1000).Select(_ => a.NextUInt64()).ToArray();
+        Assert.Equal(fromA, Enumerable.Range(0, 1000).Select(_ => b.NextUInt64()).ToArray());
+        Assert.NotEqual(fromA, Enumerable.Range(0, 1000).Select(_ => c.NextUInt64()).ToArray());
+    }
+
+    [Fact]
+    public void Rng_NextFloat_IsInUnitIntervalWith24Bits()
+    {
+        var rng = new Rng(7);
+        const int Count = 100_000;
+        double sum = 0;
+        for (int i = 0; i < Count; i++)
+        {
+            float u = rng.NextFloat();
+            if (!(u >= 0f && u < 1f)) Assert.Fail($"draw {i}: {u:R} is outside [0, 1)");
+            float scaled = u * (1 << 24);
+            if (scaled != MathF.Floor(scaled)) Assert.Fail($"draw {i}: {u:R} is not a multiple of 2^-24");
+            sum += u;
+        }
+        Assert.InRange(sum / Count, 0.49, 0.51);
+
+        for (int i = 0; i < Count; i++)
+        {
+            double d = rng.NextDouble();
+            if (!(d >= 0 && d < 1)) Assert.Fail($"double draw {i}: {d:R} is outside [0, 1)");
+        }
+    }
+
+    [Fact]
+    public void Rng_GetStateSetState_RestoresStreamExactly()
+    {
+        var rng = new Rng(99);
+        for (int i = 0; i < 10; i++) rng.NextUInt64();
+        ulong[] state = rng.GetState();
+        ulong[] expected = Enumerable.Range(0, 100).Select(_ => rng.NextUInt64()).ToArray();
+
+        rng.SetState(state);
+        Assert.Equal(expected, Enumerable.Range(0, 100).Select(_ => rng.NextUInt64()).ToArray());
+
+        var other = new Rng(1);
+        other.SetState(state);
+        Assert.Equal(expected, Enumerable.Range(0, 100).Select(_ => other.NextUInt64()).ToArray());
+    }
+
+    [Fact]
+    public void Rng_SetState_RejectsAllZeroOrWrongLength()
+    {
+        var rng = new Rng(1);
+        Assert.Throws<ArgumentException>(() => rng.SetState([0UL, 0UL, 0UL, 0UL]));
+        Assert.Throws<ArgumentException>(() => rng.SetState([1UL, 2UL, 3UL]));
+    }
+}

@@ -1,0 +1,328 @@
+// Training end to end and its parts: bit-identical runs from the same seed, a small model that actually learns
+// (every cell), the char-rnn window layout of CorpusBatches, chunked evaluation that equals one long window,
+// warm training and sampling steps that allocate nothing, Adam's width paths against the scalar loop and
+// against torch's formula, and clipping by global norm as torch.nn.utils.clip_grad_norm_ does it.
+using System.Runtime.InteropServices;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
+using CharRnn.Engine.Sampling;
+using CharRnn.Engine.Tests.Numerics;
+using CharRnn.Engine.Training;
+
+namespace CharRnn.Engine.Tests.Training;
+
+public class TrainingTests
+{
+    private const string Pangram = "the quick brown fox jumps over the lazy dog. ";
+
+    public static TheoryData<CellKind> Cells() => new() { CellKind.Lstm, CellKind.Gru, CellKind.Rnn };
+
+    public static TheoryData<SimdWidth> Widths() => GemmTests.Widths();
+
+    private static (CharModel<float> Model, int[] Tokens) Setup(CellKind cell, string text, int hidden, int layers, ulong seed)
+    {
+        var vocabulary = Vocabulary.FromText(text);
+        var model = new CharModel<float>(new ModelConfig(cell, vocabulary.Count, hidden, layers));
+        model.InitializeUniform(new Rng(seed));
+        return (model, vocabulary.Encode(text));
+    }
+
+    private static int[] Bits(ReadOnlySpan<float> values) => MemoryMarshal.Cast<float, int>(values).ToArray();
+
+    private static float[] RandomFloats(Random random, int n, float scale) =>
+        Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1) * scale).ToArray();
+
+    private static void AssertBitwiseEqual(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            if (BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]))
+                Assert.Fail($"{what}[{i}] of {expected.Length}: {actual[i]:R} vs {expected[i]:R}");
+        }
+    }
+
+    // ---- the trainer -----------------------------------------------------------------------------------------
+
+    [Theory, MemberData(nameof(Cells))]
+    public void Trainer_SameSeed_GivesBitIdenticalRun(CellKind cell)
+    {
+        string text = string.Concat(Enumerable.Repeat("hello trainer, hello world. ", 10));
+        var options = new TrainerOptions { Batch = 3, Steps = 7, LearningRate = 5e-3f }; // 13 windows: the run crosses an epoch
+        var (modelA, tokens) = Setup(cell, text, hidden: 12, layers: 2, seed: 21);
+        var (modelB, _) = Setup(cell, text, hidden: 12, layers: 2, seed: 21);
+        var a = new Trainer(modelA, tokens, options);
+        var b = new Trainer(modelB, tokens, options);
+
+        float[] initial = (float[])modelA.Parameters.Clone();
+        for (int step = 0; step < 15; step++)
+        {
+            StepResult ra = a.TrainStep(), rb = b.TrainStep();
+            Assert.Equal(ra.Loss, rb.Loss);
+            Assert.Equal(ra.GradientNorm, rb.GradientNorm);
+            Assert.Equal(ra.Epoch, rb.Epoch);
+            Assert.True(ra.Applied, $"step {ra.Step} was not applied");
+        }
+
+        AssertBitwiseEqual(modelA.Parameters, modelB.Parameters, "parameters");
+        AssertBitwiseEqual(modelA.Packed, modelB.Packed, "packed transposes");
+        AssertBitwiseEqual(a.Optimizer.FirstMoment, b.Optimizer.FirstMoment, "m");
+        AssertBitwiseEqual(a.Optimizer.SecondMoment, b.Optimizer.SecondMoment, "v");
+        Assert.NotEqual(Bits(initial), Bits(modelA.Parameters)); // the runs did move, so equality means something
+    }
+
+    [Theory, MemberData(nameof(Cells))]
+    public void Trainer_SmallModel_Learns(CellKind cell)
+    {
+        string text = string.Concat(Enumerable.Repeat(Pangram, 40));
+        var (model, tokens) = Setup(cell, text, hidden: 32, layers: 1, seed: 5);
+        var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = 4, Steps = 16, LearningRate = 1e-2f });
+
+        var losses = new double[150];
+        for (int step = 0; step < losses.Length; step++) losses[step] = trainer.TrainStep().Loss;
+
+        double entropy = UnigramEntropy(text);
+        double last = losses[^10..].Average();
+        Assert.True(last < 0.5 * entropy,
+            $"{cell}: mean loss of the last 10 steps is {last:F4} nats, not below half the unigram entropy {entropy:F4} (first step {losses[0]:F4})");
+    }
+
+    /// <summary>Entropy in nats of the character frequencies: the loss of the best model that ignores context.</summary>
+    private static double UnigramEntropy(string text)
+    {
+        double n = text.Length;
+        return -text.GroupBy(c => c).Sum(g => g.Count() / n * Math.Log(g.Count() / n));
+    }
+
+    // ---- batching --------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void CorpusBatches_Windows_FollowTheCharRnnLayout()
+    {
+        const int n = 103, B = 3, T = 4;
+        int[] tokens = Enumerable.Range(0, n).ToArray(); // each token is its own position
+        var batches = new CorpusBatches(tokens, B, T);
+
+        int used = (n - 1) / (B * T) * (B * T);      // 96
+        int streamLength = used / B;                 // 32
+        Assert.Equal(streamLength / T, batches.WindowsPerEpoch);
+        var inputs = new int[T * B];
+        var targets = new int[T * B];
+        for (int k = 0; k < batches.WindowsPerEpoch; k++)
+        {
+            batches.Fill(k, inputs, targets);
+            for (int t = 0; t < T; t++)
+            {
+                for (int b = 0; b < B; b++)
+                {
+                    // stream b is [b*used/B, (b+1)*used/B); window k is its columns [kT, (k+1)T); targets one ahead
+                    int expected = b * used / B + k * T + t;
+                    Assert.Equal(expected, inputs[t * B + b]);
+                    Assert.Equal(expected + 1, targets[t * B + b]);
+                    Assert.True(expected < (b + 1) * used / B, "a window ran past its stream");
+                }
+            }
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => batches.Fill(batches.WindowsPerEpoch, inputs, targets));
+    }
+
+    [Fact]
+    public void CorpusBatches_TooShortCorpus_ThrowsInvalidDataWithMinimum()
+    {
+        Assert.Equal(13, CorpusBatches.MinimumCharacters(3, 4));
+        var e = Assert.Throws<InvalidDataException>(() => new CorpusBatches(Enumerable.Range(0, 12).ToArray(), 3, 4));
+        Assert.Contains("needs at least 13", e.Message);
+        Assert.Contains("12 characters", e.Message);
+
+        var justEnough = new CorpusBatches(Enumerable.Range(0, 13).ToArray(), 3, 4);
+        Assert.Equal(1, justEnough.WindowsPerEpoch);
+    }
+
+    // ---- evaluation ------------------------------------------------------------------------------------------
+
+    public static TheoryData<CellKind, int> CellsAndChunks()
+    {
+        var data = new TheoryData<CellKind, int>();
+        foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru, CellKind.Rnn })
+        {
+            data.Add(cell, 7);
+            data.Add(cell, 1000);
+        }
+        return data;
+    }
+
+    [Theory, MemberData(nameof(CellsAndChunks))]
+    public void Evaluator_ChunksWithCarriedState_EqualOneLongWindow(CellKind cell, int chunk)
+    {
+        string text = (Pangram + Pangram)[..50];
+        var (model, tokens) = Setup(cell, text, hidden: 9, layers: 2, seed: 13);
+        int predictions = tokens.Length - 1;
+        var unrolled = new UnrolledModel<float>(model, batch: 1, steps: predictions);
+        double expected = unrolled.ForwardLoss(tokens.AsSpan(0, predictions), tokens.AsSpan(1, predictions), predictions);
+
+        var evaluator = new Evaluator(model, chunk);
+        double actual = evaluator.MeanLoss(tokens);
+
+        Assert.True(Math.Abs(actual - expected) <= 1e-5 * expected, $"{cell}, chunk {chunk}: {actual:R} vs one window {expected:R}");
+        Assert.Equal(actual, evaluator.MeanLoss(tokens)); // every call starts again from zero state
+    }
+
+    [Fact]
+    public void Evaluator_FewerThanTwoTokens_ThrowsInvalidData()
+    {
+        var (model, _) = Setup(CellKind.Lstm, Pangram, hidden: 4, layers: 1, seed: 1);
+        Assert.Throws<InvalidDataException>(() => new Evaluator(model, 8).MeanLoss([3]));
+    }
+
+    // ---- allocation ------------------------------------------------------------------------------------------
+
+    [Theory, MemberData(nameof(Cells))]
+    public void Trainer_WarmStep_AllocatesNothing(CellKind cell)
+    {
+        string text = string.Concat(Enumerable.Repeat(Pangram, 10));
+        var (model, tokens) = Setup(cell, text, hidden: 16, layers: 2, seed: 1);
+        var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = 4, Steps = 8 });
+        for (int step = 0; step < 3; step++) trainer.TrainStep();
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        double total = 0;
+        for (int step = 0; step < 5; step++) total += trainer.TrainStep().Loss;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0L, allocated);
+        Assert.True(double.IsFinite(total));
+    }
+
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(0.7f)]
+    [InlineData(0f)] // greedy
+    public void Sampler_WarmStep_AllocatesNothing(float temperature)
+    {
+        var (model, _) = Setup(CellKind.Lstm, Pangram, hidden: 16, layers: 2, seed: 4);
+        var sampler = new Sampler(model, seed: 9) { Temperature = temperature };
+        sampler.Prime([0, 1, 2]);
+        for (int i = 0; i < 5; i++) sampler.Next();
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int sum = 0;
+        for (int i = 0; i < 100; i++) sum += sampler.Next();
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0L, allocated);
+        Assert.InRange(sum, 0, 100 * (model.Config.VocabSize - 1));
+    }
+
+    // ---- Adam ------------------------------------------------------------------------------------------------
+
+    [Theory, MemberData(nameof(Widths))]
+    public void Adam_EveryWidth_MatchesScalar(SimdWidth width)
+    {
+        var random = new Random(17);
+        foreach (int n in Enumerable.Range(0, 257).Append(1001))
+        {
+            float[] start = RandomFloats(random, n, 1f);
+            float[] expected = (float[])start.Clone(), actual = (float[])start.Clone();
+            var scalar = new Adam(n, 3e-3f);
+            var vector = new Adam(n, 3e-3f);
+            for (int step = 0; step < 3; step++)
+            {
+                // The middle step's tiny gradients make epsilon matter in the denominator.
+                float[] gradients = RandomFloats(random, n, step == 1 ? 1e-6f : 2f);
+                scalar.Step(expected, gradients, SimdWidth.Scalar);
+                vector.Step(actual, gradients, width);
+            }
+            AssertBitwiseEqual(expected, actual, $"{width} n={n} parameters");
+            AssertBitwiseEqual(scalar.FirstMoment, vector.FirstMoment, $"{width} n={n} m");
+            AssertBitwiseEqual(scalar.SecondMoment, vector.SecondMoment, $"{width} n={n} v");
+            Assert.Equal(3L, vector.StepCount);
+        }
+    }
+
+    [Fact]
+    public void Adam_TwoSteps_MatchTorchFormula()
+    {
+        // torch.optim.Adam, defaults: m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+        // p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps), computed here in double.
+        const double lr = 1e-3, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+        float[] p = { 0.5f, -0.25f, 0.75f };
+        float[][] gradients = { new[] { 0.3f, -2f, 1e-6f }, new[] { -0.1f, -1f, 3e-7f } };
+        double[] expectedP = p.Select(x => (double)x).ToArray(), m = new double[3], v = new double[3];
+        var adam = new Adam(3, (float)lr);
+
+        for (int t = 1; t <= gradients.Length; t++)
+        {
+            float[] g = gradients[t - 1];
+            adam.Step(p, g);
+            for (int i = 0; i < 3; i++)
+            {
+                m[i] = b1 * m[i] + (1 - b1) * g[i];
+                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+                expectedP[i] -= lr / (1 - Math.Pow(b1, t)) * m[i] / (Math.Sqrt(v[i]) / Math.Sqrt(1 - Math.Pow(b2, t)) + eps);
+                if (Math.Abs(p[i] - expectedP[i]) > 1e-7) Assert.Fail($"step {t}, p[{i}] = {p[i]:R}, torch formula {expectedP[i]:R}");
+                if (Math.Abs(adam.FirstMoment[i] - m[i]) > 1e-6 * Math.Abs(m[i])) Assert.Fail($"step {t}, m[{i}] = {adam.FirstMoment[i]:R} vs {m[i]:R}");
+                // The engine keeps beta2 as the float 0.999f and forms 1 - beta2 in float (0.99998713e-3, not 1e-3), so
+                // its v sits ~1.3e-5 relative from torch's; the bias correction uses the same beta, so p does not notice.
+                if (Math.Abs(adam.SecondMoment[i] - v[i]) > 3e-5 * v[i]) Assert.Fail($"step {t}, v[{i}] = {adam.SecondMoment[i]:R} vs {v[i]:R}");
+            }
+        }
+        Assert.Equal(2L, adam.StepCount);
+    }
+
+    // ---- clipping ----------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void GradientClipping_ReturnsTheL2Norm()
+    {
+        float[] small = { 3f, -4f };
+        Assert.Equal(5.0, GradientClipping.ClipByGlobalNorm(small, 10f));
+
+        var random = new Random(3);
+        float[] large = RandomFloats(random, 10_007, 1f); // several 4096-element blocks and a remainder
+        double expected = Math.Sqrt(large.Sum(x => (double)x * x));
+        double norm = GradientClipping.ClipByGlobalNorm(large, 1e9f);
+        Assert.True(Math.Abs(norm - expected) <= 1e-5 * expected, $"norm {norm:R} vs {expected:R}");
+    }
+
+    [Theory]
+    [InlineData(1f)]
+    [InlineData(2.5f)]
+    [InlineData(5f)] // max == norm: torch still scales, by 5 / (5 + 1e-6)
+    public void GradientClipping_AboveMax_ScalesByMaxOverNormPlusEpsilon(float maxNorm)
+    {
+        float[] gradients = { 3f, -4f, 0f };
+
+        double norm = GradientClipping.ClipByGlobalNorm(gradients, maxNorm);
+
+        Assert.Equal(5.0, norm);
+        float coefficient = (float)(maxNorm / (5.0 + 1e-6));
+        Assert.Equal(Bits(new[] { 3f * coefficient, -4f * coefficient, 0f }), Bits(gradients));
+    }
+
+    [Theory]
+    [InlineData(5.0001f)]
+    [InlineData(100f)]
+    public void GradientClipping_WithinMax_LeavesGradientsUntouched(float maxNorm)
+    {
+        float[] gradients = { 3f, -4f, 0f };
+
+        double norm = GradientClipping.ClipByGlobalNorm(gradients, maxNorm);
+
+        Assert.Equal(5.0, norm);
+        Assert.Equal(Bits(new[] { 3f, -4f, 0f }), Bits(gradients));
+    }
+
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    public void GradientClipping_NonFiniteGradient_ReturnsNonFiniteNormAndLeavesGradients(float bad)
+    {
+        float[] gradients = { 3f, bad, 1f };
+
+        double norm = GradientClipping.ClipByGlobalNorm(gradients, 1f);
+
+        Assert.False(double.IsFinite(norm));
+        Assert.Equal(3f, gradients[0]);
+        Assert.Equal(1f, gradients[2]);
+    }
+}
