@@ -21,7 +21,9 @@ public static class Program
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            error.WriteLine($"error: {parse.Errors[0].Message}");
+            // An unrecognised token explains more than the "command required" error that comes with it.
+            var first = parse.Errors.FirstOrDefault(e => e.Message.Contains("Unrecognized", StringComparison.OrdinalIgnoreCase)) ?? parse.Errors[0];
+            error.WriteLine($"error: {first.Message}");
             string command = parse.CommandResult.Command == root ? "" : parse.CommandResult.Command.Name + " ";
             error.WriteLine($"hint: run 'charrnn {command}--help' for the options");
             return 2;

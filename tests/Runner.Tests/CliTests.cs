@@ -6,6 +6,8 @@ using System.Text.Json;
 using CharRnn.Engine.IO;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Sampling;
+using CharRnn.Engine.Training;
+using CharRnn.Runner.Commands;
 
 namespace CharRnn.Runner.Tests;
 
@@ -171,7 +173,8 @@ public sealed class CliTests : IClassFixture<TrainedModel>, IDisposable
         string tiny = WriteText("tiny.txt", "the tiny corpus text");
         Assert.Equal(20, File.ReadAllText(tiny).Length);
         AssertTrainFails("needs at least", "--corpus", tiny);
-        AssertTrainFails("needs at least 3201", "--corpus", tiny); // default --batch 32 x --seq 100, plus one
+        long needed = CorpusBatches.MinimumCharacters(TrainSettings.Defaults.Batch, TrainSettings.Defaults.Seq); // B*T + 1
+        AssertTrainFails($"needs at least {needed})", "--corpus", tiny);
     }
 
     [Theory]

@@ -22,6 +22,7 @@ public static class TextCorpus
         int nul = bytes.IndexOf((byte)0);
         if (nul >= 0) throw new InvalidDataException($"{source}: looks binary (NUL byte at offset {nul}), not UTF-8 text");
         if (bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) bytes = bytes[3..]; // a BOM is not text
+        if (bytes.Length == 0) throw new InvalidDataException($"{source}: the file is empty (only a byte-order mark)");
         if (System.Text.Unicode.Utf8.IsValid(bytes)) return Encoding.UTF8.GetString(bytes);
         int offset = 0; // the slow walk runs only to say where the first bad byte is
         while (offset < bytes.Length)

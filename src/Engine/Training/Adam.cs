@@ -10,7 +10,7 @@ namespace CharRnn.Engine.Training;
 
 public sealed class Adam
 {
-    public Adam(int parameterCount, float learningRate = 2e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-8f)
+    public Adam(int parameterCount, float learningRate = 2e-3f, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8)
     {
         if (!(learningRate > 0) || !float.IsFinite(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learning rate must be a positive finite number");
         LearningRate = learningRate; Beta1 = beta1; Beta2 = beta2; Epsilon = epsilon;
@@ -19,9 +19,11 @@ public sealed class Adam
     }
 
     public float LearningRate { get; set; }
-    public float Beta1 { get; }
-    public float Beta2 { get; }
-    public float Epsilon { get; }
+    // Kept in double as torch keeps them in Python floats: it computes 1 - beta in double and only then
+    // rounds to the tensor's float, which differs from 1 - (float)beta by ~1e-5 relative for beta2.
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double Epsilon { get; }
     public long StepCount { get; set; }
     public float[] FirstMoment { get; }  // (P) m, Layout order
     public float[] SecondMoment { get; } // (P) v, Layout order
@@ -35,7 +37,8 @@ public sealed class Adam
         StepCount++;
         // torch computes the corrections in double from python floats, then uses them as float scalars.
         double correction1 = 1 - Math.Pow(Beta1, StepCount), correction2 = 1 - Math.Pow(Beta2, StepCount);
-        var s = new Scalars(Beta1, Beta2, Epsilon, (float)(LearningRate / correction1), (float)Math.Sqrt(correction2));
+        var s = new Scalars((float)Beta1, (float)(1 - Beta1), (float)Beta2, (float)(1 - Beta2), (float)Epsilon,
+            (float)(LearningRate / correction1), (float)Math.Sqrt(correction2));
         int done = width switch
         {
             SimdWidth.Vector512 => Vectorised<Ops512, Vector512<float>>(parameters, gradients, s),
@@ -47,13 +50,13 @@ public sealed class Adam
         {
             ref float m = ref FirstMoment[i], v = ref SecondMoment[i];
             float g = gradients[i];
-            m = s.Beta1 * m + (1 - s.Beta1) * g;
-            v = s.Beta2 * v + (1 - s.Beta2) * g * g;
+            m = s.Beta1 * m + s.OneMinusBeta1 * g;
+            v = s.Beta2 * v + s.OneMinusBeta2 * g * g;
             parameters[i] -= s.StepSize * m / (MathF.Sqrt(v) / s.Correction2Sqrt + s.Epsilon);
         }
     }
 
-    private readonly record struct Scalars(float Beta1, float Beta2, float Epsilon, float StepSize, float Correction2Sqrt);
+    private readonly record struct Scalars(float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2, float Epsilon, float StepSize, float Correction2Sqrt);
 
     private int Vectorised<TOps, TVec>(Span<float> parameters, ReadOnlySpan<float> gradients, Scalars s)
         where TOps : IVectorOps<TVec> where TVec : struct
@@ -62,8 +65,8 @@ public sealed class Adam
         ref float g = ref MemoryMarshal.GetReference(gradients);
         ref float m = ref MemoryMarshal.GetArrayDataReference(FirstMoment);
         ref float v = ref MemoryMarshal.GetArrayDataReference(SecondMoment);
-        TVec b1 = TOps.Broadcast(s.Beta1), c1 = TOps.Broadcast(1 - s.Beta1);
-        TVec b2 = TOps.Broadcast(s.Beta2), c2 = TOps.Broadcast(1 - s.Beta2);
+        TVec b1 = TOps.Broadcast(s.Beta1), c1 = TOps.Broadcast(s.OneMinusBeta1);
+        TVec b2 = TOps.Broadcast(s.Beta2), c2 = TOps.Broadcast(s.OneMinusBeta2);
         TVec eps = TOps.Broadcast(s.Epsilon), step = TOps.Broadcast(s.StepSize), corr2 = TOps.Broadcast(s.Correction2Sqrt);
         int w = TOps.Count, i = 0;
         for (; i + w <= parameters.Length; i += w)

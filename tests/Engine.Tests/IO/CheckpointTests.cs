@@ -87,7 +87,7 @@ public sealed class CheckpointTests : IDisposable
         // PyTorch state_dict names of a module with attributes lstm|gru|rnn and head, in Layout order.
         Assert.Equal(model.Layout.Tensors.Select(s => s.Name), loaded.File.Tensors.Select(t => t.Name));
         string module = ModelConfig.CellName(cell);
-        Assert.All(loaded.File.Tensors, t => Assert.Contains(t.Name.Split('.')[0], new[] { module, "head" }));
+        Assert.All(loaded.File.Tensors, t => Assert.Contains(t.Name.Split('.')[0], new List<string> { module, "head" }));
         Assert.Contains($"{module}.weight_ih_l0", loaded.File.Tensors.Select(t => t.Name));
         Assert.Contains($"{module}.bias_hh_l1", loaded.File.Tensors.Select(t => t.Name));
         Assert.All(loaded.File.Tensors, t => Assert.Equal("F32", t.DType));
@@ -106,7 +106,7 @@ public sealed class CheckpointTests : IDisposable
 
         var tensor = loaded.File.Find("train.adam.step");
         Assert.NotNull(tensor);
-        Assert.Equal(extra, SafeTensorsFile.ToSingle(tensor));
+        Assert.Equal(extra, SafeTensorsFile.ToSingle(tensor!));
         Assert.Equal(Bits(model.Parameters), Bits(loaded.Model.Parameters));
     }
 
@@ -125,7 +125,7 @@ public sealed class CheckpointTests : IDisposable
         {
             var tensor = loaded.File.Find(spec.Name);
             Assert.NotNull(tensor);
-            Assert.Equal(Bits(SafeTensorsFile.ToSingle(tensor)), Bits(loaded.Model.View(spec)));
+            Assert.Equal(Bits(SafeTensorsFile.ToSingle(tensor!)), Bits(loaded.Model.View(spec)));
         }
     }
 
