@@ -68,6 +68,11 @@ public static class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)i * ldc), n).Clear();
             return;
         }
+        if (m < 4)
+        {
+            RowStreaming<TOps, TVec>(ref a, rs, cs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
+            return;
+        }
         int w = TOps.Count;
         for (int k0 = 0; k0 < k; k0 += KBlock)
         {
@@ -102,6 +107,31 @@ public static class Gemm
             for (; j < n; j++)
             {
                 for (int i = 0; i < m; i++) ScalarCell(ref ak, rs, cs, ref bk, ldb, ref c, ldc, i, j, kc, add);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A handful of rows (batch-1 sampling, evaluation): a matrix-vector product, bound by reading B. Stream B
+    /// row by row, contiguously, into a C row that stays in L1, instead of walking B in column panels.
+    /// </summary>
+    private static void RowStreaming<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, ref float c, int ldc, int m, int n, int k, bool accumulate)
+        where TOps : IVectorOps<TVec> where TVec : struct
+    {
+        int w = TOps.Count, vectorEnd = n - n % w;
+        for (int i = 0; i < m; i++)
+        {
+            ref float ci = ref Unsafe.Add(ref c, (nint)i * ldc);
+            if (!accumulate) MemoryMarshal.CreateSpan(ref ci, n).Clear();
+            ref float ai = ref Unsafe.Add(ref a, (nint)i * rs);
+            for (int p = 0; p < k; p++)
+            {
+                float x = Unsafe.Add(ref ai, (nint)p * cs);
+                TVec vx = TOps.Broadcast(x);
+                ref float bp = ref Unsafe.Add(ref b, (nint)p * ldb);
+                int j = 0;
+                for (; j < vectorEnd; j += w) TOps.Store(TOps.MultiplyAdd(vx, TOps.Load(ref bp, (nuint)j), TOps.Load(ref ci, (nuint)j)), ref ci, (nuint)j);
+                for (; j < n; j++) Unsafe.Add(ref ci, j) = MathF.FusedMultiplyAdd(x, Unsafe.Add(ref bp, j), Unsafe.Add(ref ci, j));
             }
         }
     }

@@ -5,7 +5,7 @@ using CharRnn.Engine.Training;
 
 namespace CharRnn.Engine.Tests.Model;
 
-public class PyTorchFixtureTests
+public class PyTorchFixtureTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<string> Cells() => new() { "lstm", "gru", "rnn" };
 
@@ -27,6 +27,7 @@ public class PyTorchFixtureTests
         for (int i = 0; i < expectedLogits.Length; i++) worstLogit = Math.Max(worstLogit, Math.Abs(logits[i] - expectedLogits[i]));
         Assert.True(worstLogit <= Tolerances.FixtureLogits * Math.Max(1, MaxAbs(expectedLogits)), $"logits differ by {worstLogit:E2}");
         double expectedLoss = fixture.Tensor("loss")[0];
+        output.WriteLine($"{cell}: max |logit diff| {worstLogit:E2}, loss {loss:R} vs torch {expectedLoss:R}");
         Assert.True(Math.Abs(loss - expectedLoss) <= Tolerances.FixtureLogits * expectedLoss, $"loss {loss} vs {expectedLoss}");
 
         var gradients = new float[model.Parameters.Length];
@@ -37,6 +38,7 @@ public class PyTorchFixtureTests
             ReadOnlySpan<float> actual = gradients.AsSpan(spec.Offset, spec.Length);
             double worst = 0;
             for (int i = 0; i < expected.Length; i++) worst = Math.Max(worst, Math.Abs(actual[i] - expected[i]));
+            output.WriteLine($"{cell}: {spec.Name} max |grad diff| {worst:E2} (max |g| {MaxAbs(expected):E2})");
             Assert.True(worst <= Tolerances.FixtureGradient * Math.Max(1e-3, MaxAbs(expected)), $"{spec.Name}: gradient differs by {worst:E2} (max |g| {MaxAbs(expected):E2})");
         }
     }
