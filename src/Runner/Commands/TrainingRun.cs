@@ -20,11 +20,9 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
     public int Run()
     {
         if (!(settings.ValFraction >= 0 && settings.ValFraction < 1)) throw new UserError($"--val-fraction must be in [0, 1), got {settings.ValFraction.ToString(Invariant)}", "e.g. --val-fraction 0.1 holds out the last 10%");
-        CellKind cellKind = settings.Cell.ToLowerInvariant() switch
-        {
-            "lstm" => CellKind.Lstm, "gru" => CellKind.Gru, "rnn" => CellKind.Rnn,
-            _ => throw new UserError($"--cell '{settings.Cell}' is not a known cell", "use lstm, gru or rnn"),
-        };
+        CellKind cellKind;
+        try { cellKind = ModelConfig.ParseCell(settings.Cell); }
+        catch (ArgumentException) { throw new UserError($"--cell '{settings.Cell}' is not a known cell", "use lstm, gru or rnn"); }
         string outPath = Inputs.OutputPath(settings.Out, "--out");
         string logPath = Inputs.OutputPath(settings.Log ?? outPath + ".metrics.jsonl", "--log");
         var (text, corpusName) = Inputs.Corpus(settings.Corpus);
