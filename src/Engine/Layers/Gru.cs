@@ -16,7 +16,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
     private readonly T[] _dRecurrent; // (T, B, 3H) gradient at q(t): [da_r | da_z | da_n*r]
     private readonly T[] _dh;         // (B, H) total gradient at h(t): dOutput(t) + what step t+1 sent back
 
-    public Gru(CharModel<T> model, int layer, int batch, int steps) : base(model, layer, batch, steps)
+    public Gru(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout = 0f) : base(model, layer, batch, steps, recurrentDropout)
     {
         _recurrent = new T[steps * batch * Gates];
         _dRecurrent = new T[steps * batch * Gates];
@@ -35,7 +35,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             Span<T> recurrent = _recurrent.AsSpan(t * bg, bg);
             // q(t) = b_hh + h(t-1) W_hh^T: the three gates in one product.
             Kernels.AddBiasToRows<T>(biasHh, recurrent, accumulate: false);
-            Kernels.MatMul<T>(HiddenStates.AsSpan(t * bh, bh), weightHhT, recurrent, Batch, Gates, Hidden, accumulate: true);
+            Kernels.MatMul<T>(RecurrentInput(t), weightHhT, recurrent, Batch, Gates, Hidden, accumulate: true);
             GruCell.Forward<T>(Projection.AsSpan(t * bg, bg), recurrent, HiddenStates.AsSpan(t * bh, bh),
                 HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
         }
@@ -53,16 +53,15 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
             System.Numerics.Tensors.TensorPrimitives.Add(dhNext, dOutput.Slice(t * bh, bh), dh);
+            GradientObserver?.Observe(t, dh);
             Span<T> dRecurrent = _dRecurrent.AsSpan(t * bg, bg);
             // forward: h(t) = (1-z)*n + z*h(t-1)  =>  dhNext = dh*z (direct part); dp(t), dq(t) for the gates
             GruCell.Backward<T>(Projection.AsSpan(t * bg, bg), _recurrent.AsSpan(t * bg, bg), HiddenStates.AsSpan(t * bh, bh), dh,
                 DProjection.AsSpan(t * bg, bg), dRecurrent, dhNext, Hidden);
-            // forward: q(t) = h(t-1) W_hh^T + b_hh  =>  dh(t-1) += dq(t) W_hh
-            Kernels.MatMul<T>(dRecurrent, weightHh, dhNext, Batch, Hidden, Gates, accumulate: true);
+            // forward: q(t) = h(t-1) W_hh^T + b_hh  =>  dh(t-1) += dq(t) W_hh (added to the direct part dh*z)
+            BackRecurrentInput(dRecurrent, weightHh, dhNext, accumulate: true);
         }
-        // forward: q(t) = h(t-1) W_hh^T + b_hh  =>  dW_hh += dq^T h(t-1) over all T*B rows;  db_hh = sum dq
-        ReadOnlySpan<T> dRecurrentAll = _dRecurrent.AsSpan(0, steps * bg);
-        Kernels.MatMulTransposedA(dRecurrentAll, HiddenStates.AsSpan(0, steps * bh), gradients.Slice(WeightHh.Offset, WeightHh.Length), Gates, Hidden, steps * Batch, accumulate: true);
-        Kernels.AddColumnSums(dRecurrentAll, gradients.Slice(BiasHh.Offset, BiasHh.Length));
+        GradientObserver?.Observe(-1, dhNext);
+        AccumulateRecurrentGradients(_dRecurrent.AsSpan(0, steps * bg), gradients, steps);
     }
 }

@@ -15,7 +15,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
     private readonly T[] _tanhCells; // (T, B, H) tanh(c(t)), cached for backward
     private readonly T[] _dCell;     // (B, H) gradient reaching c(t) from step t+1
 
-    public Lstm(CharModel<T> model, int layer, int batch, int steps) : base(model, layer, batch, steps)
+    public Lstm(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout = 0f) : base(model, layer, batch, steps, recurrentDropout)
     {
         _cells = new T[(steps + 1) * batch * Hidden];
         _tanhCells = new T[steps * batch * Hidden];
@@ -46,7 +46,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         {
             Span<T> gates = Projection.AsSpan(t * bg, bg);
             // a(t) += h(t-1) W_hh^T: the four gates in one product.
-            Kernels.MatMul<T>(HiddenStates.AsSpan(t * bh, bh), weightHhT, gates, Batch, Gates, Hidden, accumulate: true);
+            Kernels.MatMul<T>(RecurrentInput(t), weightHhT, gates, Batch, Gates, Hidden, accumulate: true);
             LstmCell.Forward<T>(gates, _cells.AsSpan(t * bh, bh), _cells.AsSpan((t + 1) * bh, bh),
                 _tanhCells.AsSpan(t * bh, bh), HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
         }
@@ -63,14 +63,13 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
             System.Numerics.Tensors.TensorPrimitives.Add(dh, dOutput.Slice(t * bh, bh), dh);
+            GradientObserver?.Observe(t, dh);
             Span<T> dGates = DProjection.AsSpan(t * bg, bg);
             LstmCell.Backward<T>(Projection.AsSpan(t * bg, bg), _cells.AsSpan(t * bh, bh), _tanhCells.AsSpan(t * bh, bh), dh, dc, dGates, Hidden);
-            // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh
-            Kernels.MatMul<T>(dGates, weightHh, dh, Batch, Hidden, Gates, accumulate: false);
+            // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh (h(t-1) reaches nothing else in step t)
+            BackRecurrentInput(dGates, weightHh, dh, accumulate: false);
         }
-        // forward: a(t) += h(t-1) W_hh^T + b_hh  =>  dW_hh += da^T h(t-1) over all T*B rows;  db_hh = sum da
-        ReadOnlySpan<T> dProjection = DProjection.AsSpan(0, steps * bg);
-        Kernels.MatMulTransposedA(dProjection, HiddenStates.AsSpan(0, steps * bh), gradients.Slice(WeightHh.Offset, WeightHh.Length), Gates, Hidden, steps * Batch, accumulate: true);
-        Kernels.AddColumnSums(dProjection, gradients.Slice(BiasHh.Offset, BiasHh.Length));
+        GradientObserver?.Observe(-1, dh);
+        AccumulateRecurrentGradients(DProjection.AsSpan(0, steps * bg), gradients, steps);
     }
 }

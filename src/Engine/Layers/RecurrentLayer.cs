@@ -1,10 +1,13 @@
 // What every recurrent cell shares: the input projection of all T steps as one product (or, for the one-hot
 // first layer, a row gather of W_ih^T), the hidden-state buffer whose slot 0 is the state carried in from
 // the previous window, and the parameter-gradient products over all T*B rows after backpropagation.
-// A cell (Lstm, Gru, VanillaRnn) supplies the time loop: Recur forward and BackRecur backward.
+// A cell (Lstm, Gru, VanillaRnn) supplies the time loop: Recur forward and BackRecur backward, and reads
+// h(t-1) for its recurrent product through RecurrentInput, which applies variational recurrent dropout.
 using System.Numerics;
+using System.Numerics.Tensors;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
+using CharRnn.Engine.Regularization;
 
 namespace CharRnn.Engine.Layers;
 
@@ -19,8 +22,12 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     protected readonly T[] DProjection;  // (T, B, G) gradient at the projection (= at the gate pre-activations)
     protected readonly T[] DHiddenNext;  // (B, H) gradient reaching h(t) from step t+1
     private readonly T[] _dEmbedding;    // (V, G) layer 0 only: dW_ih^T gathered by token, transposed once at the end
+    private readonly T[] _recurrentMask; // (B, H) variational dropout mask on h(t-1), one draw per window; empty when off
+    private readonly T[] _maskedHidden;  // (T, B, H) h(t-1) * mask, the recurrent product's input at each step; empty when off
+    private readonly T[] _dMaskedHidden; // (B, H) gradient at h(t-1) * mask, before it passes back through the mask
+    private readonly float _recurrentDropout;
 
-    protected RecurrentLayer(CharModel<T> model, int layer, int batch, int steps)
+    protected RecurrentLayer(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout = 0f)
     {
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch must be at least 1");
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), steps, "steps must be at least 1");
@@ -36,7 +43,27 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         DProjection = new T[steps * batch * Gates];
         DHiddenNext = new T[batch * Hidden];
         _dEmbedding = layer == 0 ? new T[InputWidth * Gates] : [];
+        _recurrentDropout = recurrentDropout;
+        bool masked = recurrentDropout > 0;
+        if (masked) DropoutMask.Threshold(recurrentDropout); // validates the probability
+        _recurrentMask = masked ? new T[batch * Hidden] : [];
+        _maskedHidden = masked ? new T[steps * batch * Hidden] : [];
+        _dMaskedHidden = masked ? new T[batch * Hidden] : [];
     }
+
+    /// <summary>Whether Forward applies the recurrent dropout mask (training) or reads h(t-1) as it is (evaluation).</summary>
+    public bool RecurrentDropoutActive { get; set; }
+
+    /// <summary>Observes the total gradient at this layer's h during backward (the gradient-flow probe); null in training.</summary>
+    public IHiddenGradientObserver<T>? GradientObserver { get; set; }
+
+    /// <summary>Draws this window's recurrent dropout mask (B, H): the same mask at every step of the window.</summary>
+    public void DrawRecurrentMask(MaskRng rng)
+    {
+        if (_recurrentDropout > 0) DropoutMask.Fill<T>(_recurrentMask, _recurrentDropout, rng);
+    }
+
+    private bool Masked => RecurrentDropoutActive && _recurrentDropout > 0;
 
     public int LayerIndex { get; }
 
@@ -77,6 +104,48 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
 
     /// <summary>Fills DProjection for every step and accumulates the recurrent parameter gradients.</summary>
     protected abstract void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps);
+
+    /// <summary>(B, H) the input of step t's recurrent product: h(t-1), times the recurrent mask while it is active.</summary>
+    protected ReadOnlySpan<T> RecurrentInput(int t)
+    {
+        int bh = Batch * Hidden;
+        ReadOnlySpan<T> previous = HiddenStates.AsSpan(t * bh, bh);
+        if (!Masked) return previous;
+        Span<T> masked = _maskedHidden.AsSpan(t * bh, bh);
+        TensorPrimitives.Multiply(previous, _recurrentMask, masked);
+        return masked;
+    }
+
+    /// <summary>
+    /// Backward of RecurrentInput through the recurrent product: dRecurrent (B, G) is the gradient at
+    /// RecurrentInput(t) W_hh^T; dh(t-1) (B, H) receives dRecurrent W_hh (times the mask), added or overwritten.
+    /// </summary>
+    protected void BackRecurrentInput(ReadOnlySpan<T> dRecurrent, ReadOnlySpan<T> weightHh, Span<T> dPrevious, bool accumulate)
+    {
+        if (!Masked)
+        {
+            // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) (+)= da(t) W_hh
+            Kernels.MatMul(dRecurrent, weightHh, dPrevious, Batch, Hidden, Gates, accumulate);
+            return;
+        }
+        // forward: a(t) += (h(t-1) * m) W_hh^T  =>  dh(t-1) (+)= (da(t) W_hh) * m
+        Span<T> dMasked = _dMaskedHidden;
+        Kernels.MatMul(dRecurrent, weightHh, dMasked, Batch, Hidden, Gates, accumulate: false);
+        if (accumulate) TensorPrimitives.MultiplyAdd<T>(dMasked, _recurrentMask, dPrevious, dPrevious);
+        else TensorPrimitives.Multiply<T>(dMasked, _recurrentMask, dPrevious);
+    }
+
+    /// <summary>
+    /// forward: a(t) += RecurrentInput(t) W_hh^T + b_hh  =>  dW_hh += da^T RecurrentInput over all T*B rows;
+    /// db_hh = column sums of da. dRecurrent (steps, B, G) is the gradient at the recurrent product.
+    /// </summary>
+    protected void AccumulateRecurrentGradients(ReadOnlySpan<T> dRecurrent, Span<T> gradients, int steps)
+    {
+        int bh = Batch * Hidden;
+        ReadOnlySpan<T> inputs = Masked ? _maskedHidden.AsSpan(0, steps * bh) : HiddenStates.AsSpan(0, steps * bh);
+        Kernels.MatMulTransposedA(dRecurrent, inputs, gradients.Slice(WeightHh.Offset, WeightHh.Length), Gates, Hidden, steps * Batch, accumulate: true);
+        Kernels.AddColumnSums(dRecurrent, gradients.Slice(BiasHh.Offset, BiasHh.Length));
+    }
 
     private void ProjectInput(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, int steps)
     {

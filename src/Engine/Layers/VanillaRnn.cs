@@ -12,7 +12,7 @@ namespace CharRnn.Engine.Layers;
 
 public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public VanillaRnn(CharModel<T> model, int layer, int batch, int steps) : base(model, layer, batch, steps)
+    public VanillaRnn(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout = 0f) : base(model, layer, batch, steps, recurrentDropout)
     {
     }
 
@@ -26,7 +26,7 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
         {
             Span<T> a = Projection.AsSpan(t * bh, bh);
             // a(t) += h(t-1) W_hh^T
-            Kernels.MatMul<T>(HiddenStates.AsSpan(t * bh, bh), weightHhT, a, Batch, Gates, Hidden, accumulate: true);
+            Kernels.MatMul<T>(RecurrentInput(t), weightHhT, a, Batch, Gates, Hidden, accumulate: true);
             RnnCell.Forward<T>(a, HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
         }
     }
@@ -41,15 +41,14 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
             System.Numerics.Tensors.TensorPrimitives.Add(dh, dOutput.Slice(t * bh, bh), dh);
+            GradientObserver?.Observe(t, dh);
             Span<T> dA = DProjection.AsSpan(t * bh, bh);
             // forward: h(t) = tanh(a(t))  =>  da(t) = dh(t) * (1 - h(t)^2)
             RnnCell.Backward<T>(HiddenStates.AsSpan((t + 1) * bh, bh), dh, dA, Hidden);
-            // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh
-            Kernels.MatMul<T>(dA, weightHh, dh, Batch, Hidden, Gates, accumulate: false);
+            // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh (h(t-1) reaches nothing else in step t)
+            BackRecurrentInput(dA, weightHh, dh, accumulate: false);
         }
-        // forward: a(t) += h(t-1) W_hh^T + b_hh  =>  dW_hh += da^T h(t-1) over all T*B rows;  db_hh = sum da
-        ReadOnlySpan<T> dProjection = DProjection.AsSpan(0, steps * bh);
-        Kernels.MatMulTransposedA(dProjection, HiddenStates.AsSpan(0, steps * bh), gradients.Slice(WeightHh.Offset, WeightHh.Length), Gates, Hidden, steps * Batch, accumulate: true);
-        Kernels.AddColumnSums(dProjection, gradients.Slice(BiasHh.Offset, BiasHh.Length));
+        GradientObserver?.Observe(-1, dh);
+        AccumulateRecurrentGradients(DProjection.AsSpan(0, steps * bh), gradients, steps);
     }
 }

@@ -2,8 +2,13 @@
 // so forward and backward allocate nothing. Training uses one with the run's (B, T); sampling one with
 // (count, 1); evaluation one with (1, chunk). Several may share one CharModel's parameters.
 // Time-major throughout: row n = t*B + b of any (T, B, .) buffer is stream b at step t.
+// Dropout (training only): DrawMasks cuts fresh masks for a window; Forward applies them while Training is
+// true and DrawMasks has run; with Training false every mask is skipped, so evaluation is exactly the
+// undropped network.
 using System.Numerics;
+using System.Numerics.Tensors;
 using CharRnn.Engine.Layers;
+using CharRnn.Engine.Regularization;
 
 namespace CharRnn.Engine.Model;
 
@@ -15,16 +20,25 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly T[] _probabilities; // (T, B, V) softmax; after Backward, the gradient at the logits
     private readonly T[] _dTop;          // (T, B, H) gradient at the output of the layer being differentiated
     private readonly T[] _dBelow;        // (T, B, H) gradient at its input (the output of the layer below)
+    private readonly T[][] _outputMasks; // per layer (T, B, H) inverted-dropout mask on the layer's output; empty when off
+    private readonly T[][] _dropped;     // per layer (T, B, H) output * mask: what the layer above and the head read
+    private bool _masksDrawn;
+    private bool _outputDropoutApplied;  // whether the last Forward read _dropped (Backward must then undo the masks)
     private int _lastSteps;
 
-    public UnrolledModel(CharModel<T> model, int batch, int steps)
+    public UnrolledModel(CharModel<T> model, int batch, int steps, Dropout dropout = default)
     {
         Model = model;
         Batch = batch;
         Steps = steps;
+        Dropout = dropout.Validated();
         var config = model.Config;
         _layers = new RecurrentLayer<T>[config.Layers];
-        for (int l = 0; l < config.Layers; l++) _layers[l] = CreateLayer(model, l, batch, steps);
+        for (int l = 0; l < config.Layers; l++) _layers[l] = CreateLayer(model, l, batch, steps, Dropout.Recurrent);
+        int outputSize = Dropout.Output > 0 ? steps * batch * config.Hidden : 0;
+        _outputMasks = new T[config.Layers][];
+        _dropped = new T[config.Layers][];
+        for (int l = 0; l < config.Layers; l++) { _outputMasks[l] = new T[outputSize]; _dropped[l] = new T[outputSize]; }
         _head = new Linear<T>(model);
         _logits = new T[steps * batch * config.VocabSize];
         _probabilities = new T[steps * batch * config.VocabSize];
@@ -36,15 +50,30 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     public int Batch { get; }
     public int Steps { get; }
     public IReadOnlyList<RecurrentLayer<T>> Layers => _layers;
+    public Dropout Dropout { get; }
+
+    /// <summary>Dropout masks apply only while true (and after DrawMasks); false gives the deterministic network.</summary>
+    public bool Training { get; set; } = true;
+
+    /// <summary>Fresh masks for the next window: every layer's output mask (T, B, H), then its recurrent mask (B, H).</summary>
+    public void DrawMasks(MaskRng rng)
+    {
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            if (Dropout.Output > 0) DropoutMask.Fill<T>(_outputMasks[l], Dropout.Output, rng);
+            _layers[l].DrawRecurrentMask(rng);
+        }
+        _masksDrawn = true;
+    }
 
     /// <summary>(steps, B, V) logits of the last forward.</summary>
     public ReadOnlySpan<T> Logits => _logits.AsSpan(0, _lastSteps * Batch * Model.Config.VocabSize);
 
-    private static RecurrentLayer<T> CreateLayer(CharModel<T> model, int layer, int batch, int steps) => model.Config.Cell switch
+    private static RecurrentLayer<T> CreateLayer(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout) => model.Config.Cell switch
     {
-        CellKind.Lstm => new Lstm<T>(model, layer, batch, steps),
-        CellKind.Gru => new Gru<T>(model, layer, batch, steps),
-        CellKind.Rnn => new VanillaRnn<T>(model, layer, batch, steps),
+        CellKind.Lstm => new Lstm<T>(model, layer, batch, steps, recurrentDropout),
+        CellKind.Gru => new Gru<T>(model, layer, batch, steps, recurrentDropout),
+        CellKind.Rnn => new VanillaRnn<T>(model, layer, batch, steps, recurrentDropout),
         // Every named CellKind is handled above; only a cast from an undefined integer lands here.
         _ => throw new ArgumentOutOfRangeException(nameof(model), model.Config.Cell, "undefined cell kind; expected Lstm, Gru or Rnn"),
     };
@@ -55,14 +84,27 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         if (steps < 1 || steps > Steps) throw new ArgumentOutOfRangeException(nameof(steps), steps, $"steps must be in 1..{Steps}");
         if (tokens.Length != steps * Batch) throw new ArgumentException($"expected {steps * Batch} tokens, got {tokens.Length}", nameof(tokens));
         _lastSteps = steps;
+        bool masks = Training && _masksDrawn;
+        _outputDropoutApplied = masks && Dropout.Output > 0;
+        int n = steps * Batch * Model.Config.Hidden;
         ReadOnlySpan<T> below = default;
-        foreach (var layer in _layers)
+        for (int l = 0; l < _layers.Length; l++)
         {
-            layer.Forward(tokens, below, steps);
-            below = layer.Output(steps);
+            _layers[l].RecurrentDropoutActive = masks;
+            _layers[l].Forward(tokens, below, steps);
+            below = _layers[l].Output(steps);
+            if (_outputDropoutApplied)
+            {
+                TensorPrimitives.Multiply(below, _outputMasks[l].AsSpan(0, n), _dropped[l].AsSpan(0, n));
+                below = _dropped[l].AsSpan(0, n);
+            }
         }
         _head.Forward(below, _logits, steps * Batch);
     }
+
+    /// <summary>(steps, B, H) what the layer above layer l (or the head) read in the last Forward.</summary>
+    private ReadOnlySpan<T> PassedUp(int l, int steps) =>
+        _outputDropoutApplied ? _dropped[l].AsSpan(0, steps * Batch * Model.Config.Hidden) : _layers[l].Output(steps);
 
     /// <summary>Forward plus the mean cross-entropy against targets (steps*B), in nats per character.</summary>
     public double ForwardLoss(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int steps)
@@ -72,16 +114,24 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         return SoftmaxCrossEntropy.Forward<T>(Logits, targets, _probabilities, Model.Config.VocabSize);
     }
 
-    /// <summary>Backward of the last ForwardLoss; accumulates into gradients (Layout order, zeroed by the caller).</summary>
-    public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, Span<T> gradients)
+    /// <summary>
+    /// Backward of the last ForwardLoss; accumulates into gradients (Layout order, zeroed by the caller).
+    /// With firstLossStep > 0 only the losses of steps firstLossStep.. send gradient back (still scaled by
+    /// 1/(steps*B), the mean ForwardLoss took): the gradient-flow probe differentiates the last step alone.
+    /// </summary>
+    public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, Span<T> gradients, int firstLossStep = 0)
     {
-        int steps = _lastSteps, rows = steps * Batch, h = Model.Config.Hidden;
-        SoftmaxCrossEntropy.Backward<T>(_probabilities, targets, Model.Config.VocabSize);
-        _head.Backward(_layers[^1].Output(steps), _probabilities, _dTop, gradients, rows);
+        int steps = _lastSteps, rows = steps * Batch, h = Model.Config.Hidden, v = Model.Config.VocabSize;
+        if ((uint)firstLossStep >= (uint)steps) throw new ArgumentOutOfRangeException(nameof(firstLossStep), firstLossStep, $"must be in 0..{steps - 1}");
+        SoftmaxCrossEntropy.Backward<T>(_probabilities.AsSpan(0, rows * v), targets, v);
+        _probabilities.AsSpan(0, firstLossStep * Batch * v).Clear();
+        _head.Backward(PassedUp(_layers.Length - 1, steps), _probabilities, _dTop, gradients, rows);
         Span<T> dTop = _dTop.AsSpan(0, rows * h), dBelow = _dBelow.AsSpan(0, rows * h);
         for (int l = _layers.Length - 1; l >= 0; l--)
         {
-            ReadOnlySpan<T> input = l > 0 ? _layers[l - 1].Output(steps) : default;
+            // forward: passed up = output * mask  =>  dOutput = dPassedUp * mask
+            if (_outputDropoutApplied) TensorPrimitives.Multiply(dTop, _outputMasks[l].AsSpan(0, rows * h), dTop);
+            ReadOnlySpan<T> input = l > 0 ? PassedUp(l - 1, steps) : default;
             _layers[l].Backward(tokens, input, dTop, dBelow, gradients, steps);
             Span<T> swap = dTop; dTop = dBelow; dBelow = swap;
         }

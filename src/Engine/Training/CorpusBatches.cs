@@ -28,16 +28,20 @@ public sealed class CorpusBatches
     public int WindowsPerEpoch { get; }
 
     /// <summary>Fills inputs and targets (T*B, time-major) with window k of the epoch.</summary>
-    public void Fill(int window, Span<int> inputs, Span<int> targets)
+    public void Fill(int window, Span<int> inputs, Span<int> targets) => Fill(window, inputs, targets, 0, Batch);
+
+    /// <summary>Fills inputs and targets (T*streams, time-major) with streams [first, first+streams) of window k.</summary>
+    public void Fill(int window, Span<int> inputs, Span<int> targets, int firstStream, int streams)
     {
         if ((uint)window >= (uint)WindowsPerEpoch) throw new ArgumentOutOfRangeException(nameof(window), window, $"window must be in 0..{WindowsPerEpoch - 1}");
+        if (firstStream < 0 || streams < 0 || firstStream + streams > Batch) throw new ArgumentOutOfRangeException(nameof(streams), streams, $"streams [{firstStream}, {firstStream + streams}) must lie in [0, {Batch})");
         for (int t = 0; t < Steps; t++)
         {
-            for (int b = 0; b < Batch; b++)
+            for (int b = 0; b < streams; b++)
             {
-                int source = b * _streamLength + window * Steps + t;
-                inputs[t * Batch + b] = _tokens[source];
-                targets[t * Batch + b] = _tokens[source + 1];
+                int source = (firstStream + b) * _streamLength + window * Steps + t;
+                inputs[t * streams + b] = _tokens[source];
+                targets[t * streams + b] = _tokens[source + 1];
             }
         }
     }

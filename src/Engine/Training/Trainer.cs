@@ -1,29 +1,55 @@
 // One optimizer step at a time over the training windows: forward, loss, backward, clip, Adam, repack, and
 // carry the hidden state into the next window (reset at each epoch start). Allocates nothing once built.
+// Data parallel over threads: the B streams are split into Threads contiguous shares, each with its own
+// unrolled model, masks and gradient buffer; the gradients are then combined in share order with weights
+// B_s/B, which is exactly the gradient of the mean loss over all B*T characters. Fixed shares and a fixed
+// combining order make a run bit-identical for a given seed and thread count.
 // Deliberately not here: validation scheduling, checkpoints and printing (the runner owns the loop's policy).
+using System.Numerics.Tensors;
 using CharRnn.Engine.Model;
+using CharRnn.Engine.Regularization;
+using CharRnn.Engine.Threading;
 
 namespace CharRnn.Engine.Training;
 
 public readonly record struct StepResult(long Step, int Epoch, double Loss, double GradientNorm, bool Applied);
 
-public sealed class Trainer
+public sealed class Trainer : IDisposable
 {
     private readonly CorpusBatches _batches;
-    private readonly UnrolledModel<float> _unrolled;
-    private readonly int[] _inputs;  // (T*B) time-major window inputs
-    private readonly int[] _targets; // (T*B) the characters that follow them
+    private readonly Share[] _shares;
+    private readonly WorkerPool? _pool;
+    private readonly Action<int> _runShare; // cached so a step creates no delegate
+    private readonly MaskRng _masks;
+
+    /// <summary>One thread's streams [FirstStream, FirstStream + Streams) of every window.</summary>
+    private sealed class Share(CharModel<float> model, int firstStream, int streams, int steps, Dropout dropout, bool ownGradients)
+    {
+        public readonly int FirstStream = firstStream, Streams = streams;
+        public readonly UnrolledModel<float> Unrolled = new(model, streams, steps, dropout);
+        public readonly int[] Inputs = new int[streams * steps];   // (T, B_s) time-major window inputs
+        public readonly int[] Targets = new int[streams * steps];  // (T, B_s) the characters that follow them
+        public readonly float[] Gradients = ownGradients ? new float[model.Parameters.Length] : []; // (P) this share's mean-loss gradient
+        public double Loss;
+    }
 
     public Trainer(CharModel<float> model, int[] trainTokens, TrainerOptions options)
     {
         Options = options.Validated();
         Model = model;
         _batches = new CorpusBatches(trainTokens, options.Batch, options.Steps);
-        _unrolled = new UnrolledModel<float>(model, options.Batch, options.Steps);
         Gradients = new float[model.Parameters.Length];
         Optimizer = new Adam(model.Parameters.Length, options.LearningRate);
-        _inputs = new int[options.Batch * options.Steps];
-        _targets = new int[options.Batch * options.Steps];
+        _masks = new MaskRng(options.Seed ^ 0xD50F_0A75_D50F_0A75UL); // its own stream: dropout never shifts other draws
+        int threads = options.Threads;
+        _shares = new Share[threads];
+        for (int s = 0; s < threads; s++)
+        {
+            int first = s * options.Batch / threads, next = (s + 1) * options.Batch / threads;
+            _shares[s] = new Share(model, first, next - first, options.Steps, options.Dropout, ownGradients: threads > 1);
+        }
+        _runShare = RunShare;
+        _pool = threads > 1 ? new WorkerPool(threads) : null;
         model.Pack();
     }
 
@@ -35,15 +61,37 @@ public sealed class Trainer
     public int Epoch { get; private set; }
     public int Window { get; private set; }
     public int WindowsPerEpoch => _batches.WindowsPerEpoch;
-    public UnrolledModel<float> Unrolled => _unrolled;
+
+    /// <summary>The first share's unrolled model (all of the batch when Threads is 1).</summary>
+    public UnrolledModel<float> Unrolled => _shares[0].Unrolled;
 
     public StepResult TrainStep()
     {
-        if (Window == 0) _unrolled.ResetState(); // a new epoch restarts every stream from zero state
-        _batches.Fill(Window, _inputs, _targets);
-        double loss = _unrolled.ForwardLoss(_inputs, _targets, Options.Steps);
-        Array.Clear(Gradients);
-        _unrolled.Backward(_inputs, _targets, Gradients);
+        // Masks are drawn here, share by share in order, so they depend on the seed and the thread count only.
+        if (Options.Dropout.Any)
+        {
+            foreach (var share in _shares) share.Unrolled.DrawMasks(_masks);
+        }
+        if (_pool != null) _pool.Run(_runShare);
+        else RunShare(0);
+
+        double loss;
+        if (_shares.Length == 1)
+        {
+            loss = _shares[0].Loss;
+        }
+        else
+        {
+            // mean over B*T = sum over shares of (B_s/B) * (mean over B_s*T)
+            loss = 0;
+            Array.Clear(Gradients);
+            foreach (var share in _shares)
+            {
+                float weight = (float)share.Streams / Options.Batch;
+                TensorPrimitives.MultiplyAdd(share.Gradients, weight, Gradients, Gradients);
+                loss += (double)share.Streams / Options.Batch * share.Loss;
+            }
+        }
         double norm = GradientClipping.ClipByGlobalNorm(Gradients, Options.ClipNorm);
         bool finite = double.IsFinite(loss) && double.IsFinite(norm);
         if (finite)
@@ -51,7 +99,6 @@ public sealed class Trainer
             Optimizer.Step(Model.Parameters, Gradients);
             Model.Pack();
         }
-        _unrolled.CarryState();
         Step++;
         int epoch = Epoch;
         if (++Window == _batches.WindowsPerEpoch)
@@ -61,4 +108,19 @@ public sealed class Trainer
         }
         return new StepResult(Step, epoch, loss, norm, finite);
     }
+
+    private void RunShare(int index)
+    {
+        var share = _shares[index];
+        var unrolled = share.Unrolled;
+        if (Window == 0) unrolled.ResetState(); // a new epoch restarts every stream from zero state
+        _batches.Fill(Window, share.Inputs, share.Targets, share.FirstStream, share.Streams);
+        share.Loss = unrolled.ForwardLoss(share.Inputs, share.Targets, Options.Steps);
+        float[] gradients = _shares.Length == 1 ? Gradients : share.Gradients;
+        Array.Clear(gradients);
+        unrolled.Backward(share.Inputs, share.Targets, gradients);
+        unrolled.CarryState();
+    }
+
+    public void Dispose() => _pool?.Dispose();
 }

@@ -50,5 +50,30 @@ public static class Inputs
 
     public static int Positive(int value, string option) => value > 0 ? value : throw new UserError($"{option} must be a positive integer, got {value}", $"e.g. {option} 64");
 
+    /// <summary>A drop probability in [0, 1): 1 would silence everything and leave nothing to scale.</summary>
+    public static float Probability(float value, string option) =>
+        value >= 0 && value < 1 ? value : throw new UserError($"{option} must be in [0, 1), got {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}", $"e.g. {option} 0.25 drops a quarter of the units while training");
+
+    /// <summary>Threads: 0 or absent means every core; more than the cores is allowed but never faster.</summary>
+    public static int Threads(int? value) => value switch
+    {
+        null or 0 => Environment.ProcessorCount,
+        > 0 and <= 256 => value.Value,
+        _ => throw new UserError($"--threads must be between 1 and 256 (0: all cores), got {value}", $"e.g. --threads {Environment.ProcessorCount}"),
+    };
+
+    /// <summary>A duration such as 90s, 10m or 1.5h.</summary>
+    public static TimeSpan Duration(string text, string option)
+    {
+        const string Hint = "give a number with a unit: s, m or h, e.g. 10m";
+        string trimmed = text.Trim();
+        if (trimmed.Length < 2) throw new UserError($"{option} '{text}' is not a duration", Hint);
+        double scale = char.ToLowerInvariant(trimmed[^1]) switch { 's' => 1, 'm' => 60, 'h' => 3600, _ => double.NaN };
+        if (double.IsNaN(scale) || !double.TryParse(trimmed[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double amount))
+            throw new UserError($"{option} '{text}' is not a duration", Hint);
+        if (!(amount > 0) || amount * scale > TimeSpan.MaxValue.TotalSeconds / 2) throw new UserError($"{option} must be positive, got '{text}'", Hint);
+        return TimeSpan.FromSeconds(amount * scale);
+    }
+
     public static float PositiveFinite(float value, string option) => value > 0 && float.IsFinite(value) ? value : throw new UserError($"{option} must be a positive number, got {value}", $"e.g. {option} 0.002");
 }

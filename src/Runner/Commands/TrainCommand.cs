@@ -21,7 +21,7 @@ public static class TrainCommand
         var batch = new Option<int>("--batch") { Description = "parallel streams per step (B)", DefaultValueFactory = _ => TrainSettings.Defaults.Batch };
         var lr = new Option<float>("--lr") { Description = "Adam learning rate", DefaultValueFactory = _ => TrainSettings.Defaults.LearningRate };
         var clip = new Option<float>("--clip") { Description = "clip gradients to this global L2 norm", DefaultValueFactory = _ => TrainSettings.Defaults.Clip };
-        var epochs = new Option<int?>("--epochs") { Description = $"passes over the training text (default {TrainSettings.Defaults.Epochs} unless --steps is given)" };
+        var epochs = new Option<int?>("--epochs") { Description = $"passes over the training text (default {TrainSettings.DefaultEpochs} unless --steps or --time-limit is given)" };
         var steps = new Option<long?>("--steps") { Description = "optimizer steps to run (overrides --epochs)" };
         var valFraction = new Option<double>("--val-fraction") { Description = "last fraction of the corpus held out for validation, in [0, 1)", DefaultValueFactory = _ => TrainSettings.Defaults.ValFraction };
         var valEvery = new Option<int?>("--val-every") { Description = "validate every N steps (default: about 10 times per run)" };
@@ -30,9 +30,15 @@ public static class TrainCommand
         var initFrom = new Option<string?>("--init-from") { Description = "start from this checkpoint's weights (its cell, layers and hidden size)" };
         var log = new Option<string?>("--log") { Description = "JSONL metrics log, one object per step (default: <out>.metrics.jsonl)" };
         var sampleLength = new Option<int>("--sample-length") { Description = "characters to sample at each validation (0: none)", DefaultValueFactory = _ => 200 };
+        var dropout = new Option<float>("--dropout") { Description = "drop probability on each recurrent layer's output while training, in [0, 1)", DefaultValueFactory = _ => TrainSettings.Defaults.Dropout };
+        var recurrentDropout = new Option<float>("--recurrent-dropout") { Description = "variational drop probability on h(t-1) into the recurrent product (one mask per window), in [0, 1)", DefaultValueFactory = _ => TrainSettings.Defaults.RecurrentDropout };
+        var forgetBias = new Option<float>("--forget-bias") { Description = "initial LSTM forget-gate bias (PyTorch: 0; torch-rnn and Keras: 1)", DefaultValueFactory = _ => TrainSettings.Defaults.ForgetBias };
+        var threads = new Option<int?>("--threads") { Description = "threads per training step (default: all cores); same seed and threads, same run" };
+        var timeLimit = new Option<string?>("--time-limit") { Description = "stop after this much wall time, e.g. 10m (validates and saves at the end)" };
         var command = new Command("train", "Train a character-level language model.")
         {
             corpus, cell, layers, hidden, seq, batch, lr, clip, epochs, steps, valFraction, valEvery, seed, outPath, initFrom, log, sampleLength,
+            dropout, recurrentDropout, forgetBias, threads, timeLimit,
         };
         command.SetAction(parse =>
         {
@@ -46,7 +52,7 @@ public static class TrainCommand
                 Batch = Inputs.Positive(parse.GetValue(batch), "--batch"),
                 LearningRate = Inputs.PositiveFinite(parse.GetValue(lr), "--lr"),
                 Clip = Inputs.PositiveFinite(parse.GetValue(clip), "--clip"),
-                Epochs = parse.GetValue(epochs) is int e ? Inputs.Positive(e, "--epochs") : TrainSettings.Defaults.Epochs,
+                Epochs = parse.GetValue(epochs) is int e ? Inputs.Positive(e, "--epochs") : null,
                 Steps = parse.GetValue(steps) is long s ? (s > 0 ? s : throw new UserError($"--steps must be a positive integer, got {s}", "e.g. --steps 2000")) : null,
                 ValFraction = parse.GetValue(valFraction),
                 ValEvery = parse.GetValue(valEvery) is int v ? Inputs.Positive(v, "--val-every") : null,
@@ -55,6 +61,11 @@ public static class TrainCommand
                 InitFrom = parse.GetValue(initFrom),
                 Log = parse.GetValue(log),
                 SampleLength = Math.Max(0, parse.GetValue(sampleLength)),
+                Dropout = Inputs.Probability(parse.GetValue(dropout), "--dropout"),
+                RecurrentDropout = Inputs.Probability(parse.GetValue(recurrentDropout), "--recurrent-dropout"),
+                ForgetBias = float.IsFinite(parse.GetValue(forgetBias)) ? parse.GetValue(forgetBias) : throw new UserError("--forget-bias must be a finite number", "e.g. --forget-bias 1"),
+                Threads = Inputs.Threads(parse.GetValue(threads)),
+                TimeLimit = parse.GetValue(timeLimit) is string limit ? Inputs.Duration(limit, "--time-limit") : null,
             };
             return new TrainingRun(settings, output, error).Run();
         });

@@ -14,7 +14,10 @@ public sealed record TrainSettings
     public int Batch { get; init; } = 32;
     public float LearningRate { get; init; } = 2e-3f;
     public float Clip { get; init; } = 5f;
-    public int Epochs { get; init; } = 27;
+    public const int DefaultEpochs = 27;
+
+    /// <summary>Passes over the training text; null: DefaultEpochs, or unbounded when only a time limit is given.</summary>
+    public int? Epochs { get; init; }
     public long? Steps { get; init; }
     public double ValFraction { get; init; } = 0.1;
     public int? ValEvery { get; init; }
@@ -23,4 +26,9 @@ public sealed record TrainSettings
     public string? InitFrom { get; init; }
     public string? Log { get; init; }
     public int SampleLength { get; init; } = 200;
+    public float Dropout { get; init; }
+    public float RecurrentDropout { get; init; }
+    public float ForgetBias { get; init; }
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public TimeSpan? TimeLimit { get; init; }
 }

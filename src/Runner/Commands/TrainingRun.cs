@@ -7,6 +7,7 @@ using System.Text;
 using CharRnn.Engine.IO;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
+using CharRnn.Engine.Regularization;
 using CharRnn.Engine.Sampling;
 using CharRnn.Engine.Training;
 using CharRnn.Runner.Cli;
@@ -39,19 +40,32 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 "use a smaller --batch or --seq, or a longer corpus");
 
         CharModel<float> model = CreateModel(cellKind, vocabulary);
-        var trainer = new Trainer(model, train, new TrainerOptions
+        int threads = Math.Min(settings.Threads, settings.Batch);
+        using var trainer = new Trainer(model, train, new TrainerOptions
         {
             Batch = settings.Batch, Steps = settings.Seq, LearningRate = settings.LearningRate, ClipNorm = settings.Clip, Seed = settings.Seed,
+            Dropout = new Dropout(settings.Dropout, settings.RecurrentDropout), Threads = threads,
         });
-        long totalSteps = settings.Steps ?? (long)settings.Epochs * trainer.WindowsPerEpoch;
-        long valEvery = settings.ValEvery ?? Math.Max(1, totalSteps / 10);
+        // The run ends at a step count (--steps, --epochs or the default epochs) or at --time-limit, whichever
+        // comes first; a time limit alone runs until it expires.
+        long? epochs = settings.Epochs ?? (settings.TimeLimit == null ? TrainSettings.DefaultEpochs : null);
+        long totalSteps = settings.Steps ?? (epochs is long e ? e * trainer.WindowsPerEpoch : long.MaxValue);
+        bool bounded = totalSteps != long.MaxValue;
+        double timeLimit = settings.TimeLimit?.TotalSeconds ?? double.PositiveInfinity;
+        // Validation about ten times a run: by steps when the step count is known, else by time.
+        long valEvery = settings.ValEvery ?? (bounded ? Math.Max(1, totalSteps / 10) : long.MaxValue);
+        double valInterval = settings.ValEvery == null && !bounded ? timeLimit / 10 : double.PositiveInfinity;
+        double nextTimedValidation = valInterval;
         var evaluator = validation.Length >= 2 ? new Evaluator(model) : null;
         var config = model.Config;
         string corpusHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
         error.WriteLine($"corpus  {corpusName}: {tokens.Length:N0} chars, vocabulary {vocabulary.Count}, train {train.Length:N0} / validation {validation.Length:N0}");
         error.WriteLine($"model   {config.Layers}x{config.Hidden} {config.ModuleName}, {model.Parameters.Length:N0} parameters; SIMD {Simd.Describe()}");
-        error.WriteLine($"train   batch {settings.Batch} x seq {settings.Seq}, Adam lr {settings.LearningRate.ToString(Invariant)}, clip {settings.Clip.ToString(Invariant)}, seed {settings.Seed}; {totalSteps:N0} steps ({trainer.WindowsPerEpoch} per epoch), validate every {valEvery}");
+        string length = (bounded ? $"{totalSteps:N0} steps" : "until the time limit") + (settings.TimeLimit is TimeSpan limit && bounded ? $" or {Format(limit.TotalSeconds)}" : settings.TimeLimit is TimeSpan only ? $" ({Format(only.TotalSeconds)})" : "");
+        string schedule = double.IsFinite(valInterval) ? $"every {Format(valInterval)}" : $"every {valEvery} steps";
+        error.WriteLine($"train   batch {settings.Batch} x seq {settings.Seq}, Adam lr {settings.LearningRate.ToString(Invariant)}, clip {settings.Clip.ToString(Invariant)}, seed {settings.Seed}, {threads} thread{(threads == 1 ? "" : "s")}; {length} ({trainer.WindowsPerEpoch} per epoch), validate {schedule}");
+        error.WriteLine(string.Create(Invariant, $"regular dropout {settings.Dropout}, recurrent dropout {settings.RecurrentDropout}{(cellKind == CellKind.Lstm ? $", forget bias {settings.ForgetBias}" : "")}"));
         error.WriteLine($"output  {outPath} (best by held-out loss), log {logPath}");
 
         using var log = new StreamWriter(logPath, append: false, new UTF8Encoding(false));
@@ -60,13 +74,17 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         long charsPerStep = (long)settings.Batch * settings.Seq;
         double recentTrainLoss = double.NaN;
         string lastSample = "";
-        for (long step = 1; step <= totalSteps; step++)
+        long step = 0;
+        for (bool last = false; !last;)
         {
+            step++;
             StepResult result = trainer.TrainStep();
             recentTrainLoss = double.IsNaN(recentTrainLoss) ? result.Loss : 0.9 * recentTrainLoss + 0.1 * result.Loss;
             double elapsed = clock.Elapsed.TotalSeconds;
             double charsPerSecond = step * charsPerStep / Math.Max(elapsed, 1e-9);
-            bool validate = step % valEvery == 0 || step == totalSteps;
+            last = step == totalSteps || elapsed >= timeLimit;
+            bool validate = step % valEvery == 0 || elapsed >= nextTimedValidation || last;
+            while (elapsed >= nextTimedValidation) nextTimedValidation += valInterval;
             double? validationLoss = null;
             if (validate && evaluator != null)
             {
@@ -79,10 +97,10 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             if (elapsed - lastProgress >= 2 || validate || step == 1)
             {
                 lastProgress = elapsed;
-                double eta = (totalSteps - step) * elapsed / step;
+                double eta = Math.Min(bounded ? (totalSteps - step) * elapsed / step : double.PositiveInfinity, timeLimit - elapsed);
                 string held = double.IsNaN(lastValidation) ? "-" : $"{lastValidation:F4} nats ({lastValidation / Math.Log(2):F3} bpc)";
                 error.WriteLine(string.Create(Invariant,
-                    $"step {step,6}/{totalSteps} epoch {result.Epoch + 1,3} | train {recentTrainLoss:F4} nats ({recentTrainLoss / Math.Log(2):F3} bpc) | held-out {held} | {charsPerSecond,7:N0} chars/s | {Format(elapsed)} elapsed, ETA {Format(eta)}"));
+                    $"step {step,6}{(bounded ? $"/{totalSteps}" : "")} epoch {result.Epoch + 1,3} | train {recentTrainLoss:F4} nats ({recentTrainLoss / Math.Log(2):F3} bpc) | held-out {held} | {charsPerSecond,7:N0} chars/s | {Format(elapsed)} elapsed, ETA {Format(eta)}"));
             }
             if (validate)
             {
@@ -90,7 +108,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 if (evaluator == null || score < best)
                 {
                     best = Math.Min(best, score);
-                    SaveCheckpoint(outPath, model, vocabulary, corpusName, corpusHash, step, result.Epoch, lastValidation, elapsed);
+                    SaveCheckpoint(outPath, model, vocabulary, corpusName, corpusHash, step, result.Epoch, lastValidation, elapsed, threads);
                     error.WriteLine($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
                 }
                 if (settings.SampleLength > 0)
@@ -105,7 +123,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         log.Flush();
         double total = clock.Elapsed.TotalSeconds;
         error.WriteLine(string.Create(Invariant,
-            $"done: {totalSteps:N0} steps in {Format(total)} ({totalSteps * charsPerStep / total:N0} chars/s); best held-out {(double.IsInfinity(best) ? "-" : $"{best:F4} nats/char ({best / Math.Log(2):F4} bits/char)")}; checkpoint {outPath}"));
+            $"done: {step:N0} steps in {Format(total)} ({step * charsPerStep / total:N0} chars/s); best held-out {(double.IsInfinity(best) ? "-" : $"{best:F4} nats/char ({best / Math.Log(2):F4} bits/char)")}; checkpoint {outPath}"));
         if (lastSample.Length > 0)
         {
             output.WriteLine(lastSample);
@@ -124,11 +142,11 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             return loaded.Model;
         }
         var model = new CharModel<float>(new ModelConfig(cellKind, vocabulary.Count, settings.Hidden, settings.Layers));
-        model.InitializeUniform(new Rng(settings.Seed));
+        model.InitializeUniform(new Rng(settings.Seed), settings.ForgetBias);
         return model;
     }
 
-    private void SaveCheckpoint(string path, CharModel<float> model, Vocabulary vocabulary, string corpusName, string corpusHash, long step, int epoch, double validation, double elapsed)
+    private void SaveCheckpoint(string path, CharModel<float> model, Vocabulary vocabulary, string corpusName, string corpusHash, long step, int epoch, double validation, double elapsed, int trainerThreads)
     {
         var metadata = new Dictionary<string, string>
         {
@@ -143,6 +161,10 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             ["train.clip"] = settings.Clip.ToString("R", Invariant),
             ["train.seed"] = settings.Seed.ToString(Invariant),
             ["train.val_fraction"] = settings.ValFraction.ToString("R", Invariant),
+            ["train.dropout"] = settings.Dropout.ToString("R", Invariant),
+            ["train.recurrent_dropout"] = settings.RecurrentDropout.ToString("R", Invariant),
+            ["train.forget_bias"] = settings.ForgetBias.ToString("R", Invariant),
+            ["train.threads"] = trainerThreads.ToString(Invariant),
         };
         if (!double.IsNaN(validation)) metadata["val.nats_per_char"] = validation.ToString("R", Invariant);
         Checkpoint.Save(path, model, vocabulary, metadata);

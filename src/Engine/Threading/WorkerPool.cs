@@ -1,0 +1,90 @@
+// A fixed team of threads that run one indexed job together and meet at the end: the caller's thread takes
+// part 0 and parts 1..N-1 go to long-lived workers, so a training step costs two handoffs per worker and
+// no allocation (no tasks, closures or thread-pool queues). Waits spin briefly and then block
+// (ManualResetEventSlim), so a core shared with another process is handed back instead of burned.
+// Deliberately not here: work stealing or uneven parts; callers split work into equal shares.
+using System.Runtime.ExceptionServices;
+
+namespace CharRnn.Engine.Threading;
+
+public sealed class WorkerPool : IDisposable
+{
+    private readonly Thread[] _threads;
+    private readonly ManualResetEventSlim[] _start;
+    private readonly ManualResetEventSlim[] _finished;
+    private readonly ExceptionDispatchInfo?[] _failures;
+    private Action<int>? _job;
+    private volatile bool _disposed;
+
+    public WorkerPool(int parts)
+    {
+        if (parts < 1) throw new ArgumentOutOfRangeException(nameof(parts), parts, "a pool needs at least one part");
+        Parts = parts;
+        _threads = new Thread[parts - 1];
+        _start = new ManualResetEventSlim[parts - 1];
+        _finished = new ManualResetEventSlim[parts - 1];
+        _failures = new ExceptionDispatchInfo?[parts];
+        for (int w = 0; w < parts - 1; w++)
+        {
+            _start[w] = new ManualResetEventSlim(false, spinCount: 2000);
+            _finished[w] = new ManualResetEventSlim(false, spinCount: 2000);
+            int part = w + 1;
+            _threads[w] = new Thread(() => WorkerLoop(part)) { IsBackground = true, Name = $"charrnn worker {part}" };
+            _threads[w].Start();
+        }
+    }
+
+    /// <summary>How many parts Run executes concurrently (the caller's thread included).</summary>
+    public int Parts { get; }
+
+    /// <summary>Runs job(0..Parts-1) concurrently and returns when all have finished; rethrows the first failure.</summary>
+    public void Run(Action<int> job)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _job = job;
+        for (int w = 0; w < _start.Length; w++) _start[w].Set();
+        Execute(0);
+        for (int w = 0; w < _finished.Length; w++)
+        {
+            _finished[w].Wait();
+            _finished[w].Reset();
+        }
+        _job = null;
+        for (int p = 0; p < Parts; p++)
+        {
+            var failure = _failures[p];
+            if (failure == null) continue;
+            Array.Clear(_failures);
+            failure.Throw();
+        }
+    }
+
+    private void WorkerLoop(int part)
+    {
+        var start = _start[part - 1];
+        while (true)
+        {
+            start.Wait();
+            start.Reset();
+            if (_disposed) return;
+            Execute(part);
+            _finished[part - 1].Set();
+        }
+    }
+
+    private void Execute(int part)
+    {
+        try { _job!(part); }
+        catch (Exception e) { _failures[part] = ExceptionDispatchInfo.Capture(e); }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var start in _start) start.Set();
+        foreach (var thread in _threads) thread.Join();
+        foreach (var e in _start) e.Dispose();
+        foreach (var e in _finished) e.Dispose();
+    }
+}
