@@ -63,6 +63,9 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         if (_recurrentDropout > 0) DropoutMask.Fill<T>(_recurrentMask, _recurrentDropout, rng);
     }
 
+    /// <summary>(B, H) the current recurrent dropout mask (empty when recurrent dropout is off).</summary>
+    public ReadOnlySpan<T> RecurrentMask => _recurrentMask;
+
     private bool Masked => RecurrentDropoutActive && _recurrentDropout > 0;
 
     public int LayerIndex { get; }
