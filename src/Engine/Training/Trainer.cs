@@ -96,6 +96,7 @@ public sealed class Trainer : IDisposable
         bool finite = double.IsFinite(loss) && double.IsFinite(norm);
         if (finite)
         {
+            if (Options.Schedule is LearningRateSchedule schedule) Optimizer.LearningRate = schedule.At(Step + 1);
             Optimizer.Step(Model.Parameters, Gradients);
             Model.Pack();
         }

@@ -12,6 +12,9 @@ public sealed record TrainerOptions
     public ulong Seed { get; init; } = 1;
     public Dropout Dropout { get; init; } = Dropout.None;
 
+    /// <summary>The learning rate per step; null: LearningRate throughout.</summary>
+    public LearningRateSchedule? Schedule { get; init; }
+
     /// <summary>Threads a step runs on: the batch's streams are split into this many shares (data parallel), at most Batch.</summary>
     public int Threads { get; init; } = 1;
 

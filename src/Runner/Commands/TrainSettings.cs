@@ -31,4 +31,6 @@ public sealed record TrainSettings
     public float ForgetBias { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
     public TimeSpan? TimeLimit { get; init; }
+    public string Schedule { get; init; } = "constant";
+    public float? LearningRateMin { get; init; }
 }

@@ -41,16 +41,24 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
 
         CharModel<float> model = CreateModel(cellKind, vocabulary);
         int threads = Math.Min(settings.Threads, settings.Batch);
+        ScheduleKind scheduleKind;
+        try { scheduleKind = LearningRateSchedule.ParseKind(settings.Schedule); }
+        catch (ArgumentException) { throw new UserError($"--lr-schedule '{settings.Schedule}' is not a known schedule", "use constant or cosine"); }
+        // The run ends at a step count (--steps, --epochs or the default epochs) or at --time-limit, whichever
+        // comes first; a time limit alone runs until it expires.
+        long windowsPerEpoch = new CorpusBatches(train, settings.Batch, settings.Seq).WindowsPerEpoch;
+        long? epochs = settings.Epochs ?? (settings.TimeLimit == null ? TrainSettings.DefaultEpochs : null);
+        long totalSteps = settings.Steps ?? (epochs is long e ? e * windowsPerEpoch : long.MaxValue);
+        bool bounded = totalSteps != long.MaxValue;
+        if (scheduleKind == ScheduleKind.Cosine && !bounded)
+            throw new UserError("--lr-schedule cosine needs a known number of steps", "add --steps or --epochs (with --time-limit as a safety stop if you like)");
+        float lrMin = settings.LearningRateMin ?? settings.LearningRate / 10;
+        var lrSchedule = scheduleKind == ScheduleKind.Cosine ? new LearningRateSchedule(ScheduleKind.Cosine, settings.LearningRate, lrMin, totalSteps) : LearningRateSchedule.Constant(settings.LearningRate);
         using var trainer = new Trainer(model, train, new TrainerOptions
         {
             Batch = settings.Batch, Steps = settings.Seq, LearningRate = settings.LearningRate, ClipNorm = settings.Clip, Seed = settings.Seed,
-            Dropout = new Dropout(settings.Dropout, settings.RecurrentDropout), Threads = threads,
+            Dropout = new Dropout(settings.Dropout, settings.RecurrentDropout), Threads = threads, Schedule = lrSchedule,
         });
-        // The run ends at a step count (--steps, --epochs or the default epochs) or at --time-limit, whichever
-        // comes first; a time limit alone runs until it expires.
-        long? epochs = settings.Epochs ?? (settings.TimeLimit == null ? TrainSettings.DefaultEpochs : null);
-        long totalSteps = settings.Steps ?? (epochs is long e ? e * trainer.WindowsPerEpoch : long.MaxValue);
-        bool bounded = totalSteps != long.MaxValue;
         double timeLimit = settings.TimeLimit?.TotalSeconds ?? double.PositiveInfinity;
         // Validation about ten times a run: by steps when the step count is known, else by time.
         long valEvery = settings.ValEvery ?? (bounded ? Math.Max(1, totalSteps / 10) : long.MaxValue);
@@ -64,7 +72,8 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         error.WriteLine($"model   {config.Layers}x{config.Hidden} {config.ModuleName}, {model.Parameters.Length:N0} parameters; SIMD {Simd.Describe()}");
         string length = (bounded ? $"{totalSteps:N0} steps" : "until the time limit") + (settings.TimeLimit is TimeSpan limit && bounded ? $" or {Format(limit.TotalSeconds)}" : settings.TimeLimit is TimeSpan only ? $" ({Format(only.TotalSeconds)})" : "");
         string schedule = double.IsFinite(valInterval) ? $"every {Format(valInterval)}" : $"every {valEvery} steps";
-        error.WriteLine($"train   batch {settings.Batch} x seq {settings.Seq}, Adam lr {settings.LearningRate.ToString(Invariant)}, clip {settings.Clip.ToString(Invariant)}, seed {settings.Seed}, {threads} thread{(threads == 1 ? "" : "s")}; {length} ({trainer.WindowsPerEpoch} per epoch), validate {schedule}");
+        string lrText = scheduleKind == ScheduleKind.Cosine ? $"{settings.LearningRate.ToString(Invariant)} cosine to {lrMin.ToString(Invariant)}" : settings.LearningRate.ToString(Invariant);
+        error.WriteLine($"train   batch {settings.Batch} x seq {settings.Seq}, Adam lr {lrText}, clip {settings.Clip.ToString(Invariant)}, seed {settings.Seed}, {threads} thread{(threads == 1 ? "" : "s")}; {length} ({trainer.WindowsPerEpoch} per epoch), validate {schedule}");
         error.WriteLine(string.Create(Invariant, $"regular dropout {settings.Dropout}, recurrent dropout {settings.RecurrentDropout}{(cellKind == CellKind.Lstm ? $", forget bias {settings.ForgetBias}" : "")}"));
         error.WriteLine($"output  {outPath} (best by held-out loss), log {logPath}");
 
@@ -158,6 +167,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             ["train.batch"] = settings.Batch.ToString(Invariant),
             ["train.seq"] = settings.Seq.ToString(Invariant),
             ["train.lr"] = settings.LearningRate.ToString("R", Invariant),
+            ["train.lr_schedule"] = settings.Schedule.ToLowerInvariant(),
             ["train.clip"] = settings.Clip.ToString("R", Invariant),
             ["train.seed"] = settings.Seed.ToString(Invariant),
             ["train.val_fraction"] = settings.ValFraction.ToString("R", Invariant),
