@@ -17,6 +17,7 @@ public static class Program
             TrainCommand.Create(output, error),
             SampleCommand.Create(output, error),
             EvalCommand.Create(output, error),
+            GradflowCommand.Create(output, error),
         };
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -158,9 +158,6 @@ public sealed class SafeTensorsFile
     /// <summary>Writes F32 tensors and metadata atomically (temporary file, flush to disk, rename).</summary>
     public static void WriteAtomic(string path, IReadOnlyDictionary<string, string> metadata, IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)> tensors)
     {
-        string fullPath = Path.GetFullPath(path);
-        string directory = Path.GetDirectoryName(fullPath)!;
-        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"directory '{directory}' does not exist");
         var list = tensors.ToList();
 
         var header = new ArrayBufferWriterStream();
@@ -190,25 +187,14 @@ public sealed class SafeTensorsFile
         // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
         while (header.Length % 8 != 0) header.WriteByte((byte)' ');
 
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Environment.ProcessId}.tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> lengthBytes = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(lengthBytes, (ulong)header.Length);
-                stream.Write(lengthBytes);
-                stream.Write(header.GetBuffer().AsSpan(0, (int)header.Length));
-                foreach (var (_, _, data) in list) stream.Write(MemoryMarshal.AsBytes(data.Span));
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, fullPath, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temporary); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            Span<byte> lengthBytes = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(lengthBytes, (ulong)header.Length);
+            stream.Write(lengthBytes);
+            stream.Write(header.GetBuffer().AsSpan(0, (int)header.Length));
+            foreach (var (_, _, data) in list) stream.Write(MemoryMarshal.AsBytes(data.Span));
+        });
     }
 
     private sealed class ArrayBufferWriterStream : MemoryStream;
