@@ -18,6 +18,7 @@ public static class Program
             SampleCommand.Create(output, error),
             EvalCommand.Create(output, error),
             GradflowCommand.Create(output, error),
+            DemoCommand.Create(output, error),
         };
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)

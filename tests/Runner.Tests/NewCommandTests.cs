@@ -1,0 +1,164 @@
+// The commands and train options added with issue 3: dropout, recurrent dropout, forget bias, threads, time
+// limit and learning-rate schedule on `train`; `gradflow` with its table and SVG; `demo alphabet`.
+using System.Text;
+using System.Xml.Linq;
+using CharRnn.Engine.IO;
+using CharRnn.Engine.Model;
+using CharRnn.Runner.Demos;
+
+namespace CharRnn.Runner.Tests;
+
+public sealed class NewCommandTests : IDisposable
+{
+    private readonly string _directory = Cli.NewTempDirectory();
+
+    public void Dispose() => Cli.DeleteDirectory(_directory);
+
+    private string PathOf(string name) => Path.Combine(_directory, name);
+
+    private string SmallCorpus()
+    {
+        string path = PathOf("small.txt");
+        File.WriteAllText(path, Cli.SmallCorpus, new UTF8Encoding(false));
+        return path;
+    }
+
+    private static void AssertUserError(RunResult result, string fragment)
+    {
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Equal("", result.Out);
+        string[] lines = result.Err.TrimEnd('\n', '\r').Split(Environment.NewLine);
+        Assert.True(lines.Length == 2, $"expected error and hint lines, got:\n{result.Err}");
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.StartsWith("hint: ", lines[1]);
+        Assert.Contains(fragment, lines[0]);
+    }
+
+    private string[] SmallTrain(params string[] extra) =>
+        ["train", "--corpus", SmallCorpus(), "--layers", "1", "--hidden", "16", "--seq", "8", "--batch", "4", "--sample-length", "0", "--out", PathOf("m.safetensors"), .. extra];
+
+    // ---- train options ---------------------------------------------------------------------------------------
+
+    [Theory]
+    [InlineData("--dropout", "1")]
+    [InlineData("--dropout", "-0.1")]
+    [InlineData("--recurrent-dropout", "1.5")]
+    public void Train_DropoutOutsideZeroToOne_FailsWithErrorAndHint(string option, string value)
+    {
+        AssertUserError(Cli.Run(SmallTrain(option, value, "--steps", "5")), $"{option} must be in [0, 1)");
+        Assert.False(File.Exists(PathOf("m.safetensors")));
+    }
+
+    [Theory]
+    [InlineData("10", "is not a duration")]
+    [InlineData("ten minutes", "is not a duration")]
+    [InlineData("-5m", "must be positive")]
+    public void Train_BadTimeLimit_FailsWithErrorAndHint(string value, string fragment) =>
+        AssertUserError(Cli.Run(SmallTrain("--time-limit", value)), fragment);
+
+    [Fact]
+    public void Train_CosineWithOnlyATimeLimit_FailsBecauseTheScheduleNeedsSteps() =>
+        AssertUserError(Cli.Run(SmallTrain("--time-limit", "1m", "--lr-schedule", "cosine")), "needs a known number of steps");
+
+    [Fact]
+    public void Train_UnknownSchedule_FailsWithErrorAndHint() =>
+        AssertUserError(Cli.Run(SmallTrain("--lr-schedule", "linear", "--steps", "5")), "'linear'");
+
+    [Fact]
+    public void Train_NegativeThreads_FailsWithErrorAndHint() =>
+        AssertUserError(Cli.Run(SmallTrain("--threads", "-1", "--steps", "5")), "--threads must be between 1 and 256");
+
+    [Fact]
+    public void Train_WithRegularisationThreadsAndSchedule_RecordsThemInTheCheckpoint()
+    {
+        var result = Cli.Run(SmallTrain("--steps", "12", "--val-every", "6", "--dropout", "0.2", "--recurrent-dropout", "0.1",
+            "--forget-bias", "1", "--threads", "2", "--lr-schedule", "cosine", "--lr-min", "0.0001"));
+        Cli.AssertSucceeded(result);
+        Assert.Contains("regular dropout 0.2, recurrent dropout 0.1, forget bias 1", result.Err);
+        Assert.Contains("2 threads", result.Err);
+        Assert.Contains("cosine to 0.0001", result.Err);
+        var file = SafeTensorsFile.Read(PathOf("m.safetensors"));
+        Assert.Equal("0.2", file.Metadata["train.dropout"]);
+        Assert.Equal("0.1", file.Metadata["train.recurrent_dropout"]);
+        Assert.Equal("1", file.Metadata["train.forget_bias"]);
+        Assert.Equal("2", file.Metadata["train.threads"]);
+        Assert.Equal("cosine", file.Metadata["train.lr_schedule"]);
+        // The last logged learning rate is the schedule's end: cosine reaches --lr-min at the final step.
+        string lastLine = File.ReadLines(PathOf("m.safetensors") + ".metrics.jsonl").Last();
+        Assert.Contains("\"lr\": 0.0001", lastLine);
+    }
+
+    [Fact]
+    public void Train_TimeLimit_StopsTheRunAndStillValidatesAndSaves()
+    {
+        var result = Cli.Run(SmallTrain("--epochs", "100000", "--time-limit", "1s"));
+        Cli.AssertSucceeded(result);
+        Assert.Contains("done: ", result.Err);
+        Assert.True(File.Exists(PathOf("m.safetensors")), "the run saved no checkpoint");
+        int steps = File.ReadLines(PathOf("m.safetensors") + ".metrics.jsonl").Count();
+        Assert.InRange(steps, 1, 100_000 * 50);
+        Assert.Contains("val_loss", File.ReadLines(PathOf("m.safetensors") + ".metrics.jsonl").Last());
+    }
+
+    // ---- gradflow --------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Gradflow_FreshModels_PrintsATableAndWritesAnSvgChart()
+    {
+        string svg = PathOf("flow.svg");
+        var result = Cli.Run("gradflow", "--corpus", SmallCorpus(), "--distance", "20", "--windows", "4", "--hidden", "16", "--layers", "1", "--svg", svg);
+        Cli.AssertSucceeded(result);
+        string[] lines = result.Out.TrimEnd().Split(Environment.NewLine);
+        Assert.Equal(22, lines.Length); // header + k = 0..20
+        Assert.Equal(["k", "lstm", "fb=0", "(init)", "lstm", "fb=1", "(init)", "gru", "(init)", "rnn", "(init)"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        foreach (string line in lines[1..])
+        {
+            string[] cells = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(5, cells.Length);
+            foreach (string cell in cells[1..]) Assert.True(double.Parse(cell, System.Globalization.CultureInfo.InvariantCulture) > 0, $"non-positive norm in: {line}");
+        }
+        // A well-formed SVG with one line per model and a log axis.
+        var document = XDocument.Load(svg);
+        XNamespace ns = "http://www.w3.org/2000/svg";
+        Assert.Equal(ns + "svg", document.Root!.Name);
+        Assert.Equal(4, document.Descendants(ns + "polyline").Count());
+        Assert.Contains(document.Descendants(ns + "text"), t => t.Value.Contains("log scale"));
+    }
+
+    [Fact]
+    public void Gradflow_LayerOutsideTheModel_FailsWithErrorAndHint()
+    {
+        var vocabulary = Vocabulary.FromText(Cli.SmallCorpus);
+        var model = new CharModel<float>(new ModelConfig(CellKind.Gru, vocabulary.Count, 8, 1));
+        model.InitializeUniform(new Engine.Sampling.Rng(1));
+        Checkpoint.Save(PathOf("g.safetensors"), model, vocabulary);
+        AssertUserError(Cli.Run("gradflow", "--model", PathOf("g.safetensors"), "--corpus", SmallCorpus(), "--layer", "2", "--distance", "5"), "--layer 2 does not exist");
+    }
+
+    // ---- demo alphabet ---------------------------------------------------------------------------------------
+
+    public static TheoryData<CellKind> Cells() => new() { CellKind.Lstm, CellKind.Gru, CellKind.Rnn };
+
+    [Theory, MemberData(nameof(Cells))]
+    public void AlphabetDemo_RecitesExactly_ForwardsAndBackwards(CellKind cell)
+    {
+        foreach (ulong seed in new ulong[] { 1, 2 })
+        {
+            var result = AlphabetDemo.Run(cell, seed);
+            foreach (var r in result.Recitations)
+                Assert.True(r.Exact, $"{cell} seed {seed} {r.Direction} from '{r.From}': recited {r.Recited}, expected {r.Expected}");
+            Assert.Equal(4, result.Recitations.Count);
+        }
+    }
+
+    [Fact]
+    public void AlphabetDemo_Command_PrintsEachRecitation()
+    {
+        var result = Cli.Run("demo", "alphabet", "--cell", "rnn");
+        Cli.AssertSucceeded(result);
+        Assert.Contains("forwards  from 'a': abcdefghijklmnopqrstuvwxyz   exact", result.Out);
+        Assert.Contains("forwards  from 'k': klmnopqrstuvwxyz   exact", result.Out);
+        Assert.Contains("backwards from 'z': zyxwvutsrqponmlkjihgfedcba   exact", result.Out);
+        Assert.Contains("backwards from 'p': ponmlkjihgfedcba   exact", result.Out);
+    }
+}
