@@ -19,6 +19,7 @@ public static class Program
             EvalCommand.Create(output, error),
             GradflowCommand.Create(output, error),
             DemoCommand.Create(output, error),
+            PlotCommand.Create(output, error),
         };
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)

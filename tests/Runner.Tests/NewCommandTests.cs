@@ -162,3 +162,78 @@ public sealed class NewCommandTests : IDisposable
         Assert.Contains("backwards from 'p': ponmlkjihgfedcba   exact", result.Out);
     }
 }
+
+public sealed class PlotTests : IDisposable
+{
+    private readonly string _directory = Cli.NewTempDirectory();
+
+    public void Dispose() => Cli.DeleteDirectory(_directory);
+
+    private string PathOf(string name) => Path.Combine(_directory, name);
+
+    private static readonly System.Xml.Linq.XNamespace Svg = "http://www.w3.org/2000/svg";
+
+    private string TrainSmall()
+    {
+        string corpus = PathOf("small.txt");
+        File.WriteAllText(corpus, Cli.SmallCorpus, new UTF8Encoding(false));
+        string model = PathOf("m.safetensors");
+        Cli.AssertSucceeded(Cli.Run("train", "--corpus", corpus, "--layers", "1", "--hidden", "16", "--seq", "8", "--batch", "4",
+            "--steps", "40", "--val-every", "10", "--sample-length", "0", "--out", model));
+        return model;
+    }
+
+    [Fact]
+    public void Train_RefreshesALossChartBesideItsCheckpoint()
+    {
+        string model = TrainSmall();
+        var document = XDocument.Load(model + ".loss.svg");
+        Assert.Equal(Svg + "svg", document.Root!.Name);
+        // Two stacked charts (against step, against time), each with the smoothed train line and the held-out line.
+        Assert.Equal(4, document.Descendants(Svg + "polyline").Count());
+        Assert.Contains(document.Descendants(Svg + "text"), t => t.Value == "optimizer step");
+        Assert.Contains(document.Descendants(Svg + "text"), t => t.Value == "wall time (minutes)");
+    }
+
+    [Fact]
+    public void Plot_DrawsTheMetricsLog()
+    {
+        string model = TrainSmall();
+        string svg = PathOf("loss.svg");
+        var result = Cli.Run("plot", "--log", model + ".metrics.jsonl", "--svg", svg);
+        Cli.AssertSucceeded(result);
+        Assert.Contains("40 steps, 4 validations", result.Out);
+        var document = XDocument.Load(svg);
+        Assert.Equal(4, document.Descendants(Svg + "polyline").Count());
+        // Every polyline point lies inside the 760-wide canvas: the axes were scaled to the data.
+        foreach (var line in document.Descendants(Svg + "polyline"))
+        {
+            foreach (string point in line.Attribute("points")!.Value.Split(' '))
+            {
+                double x = double.Parse(point.Split(',')[0], System.Globalization.CultureInfo.InvariantCulture);
+                Assert.InRange(x, 0, 760);
+            }
+        }
+    }
+
+    [Fact]
+    public void Plot_LineThatIsNotARecord_FailsNamingTheLine()
+    {
+        string log = PathOf("bad.jsonl");
+        File.WriteAllText(log, "{\"step\": 1, \"loss\": 3.1, \"time_s\": 0.1}\nnot json\n");
+        var result = Cli.Run("plot", "--log", log, "--svg", PathOf("x.svg"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: ", result.Err);
+        Assert.Contains("line 2", result.Err);
+        Assert.Contains("hint: ", result.Err);
+        Assert.False(File.Exists(PathOf("x.svg")));
+    }
+
+    [Fact]
+    public void Plot_MissingLog_FailsWithErrorAndHint()
+    {
+        var result = Cli.Run("plot", "--log", PathOf("missing.jsonl"), "--svg", PathOf("x.svg"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("no such file", result.Err);
+    }
+}

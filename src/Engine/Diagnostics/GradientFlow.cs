@@ -19,6 +19,7 @@ public sealed class GradientFlow<T> : IHiddenGradientObserver<T> where T : unman
     private readonly double[] _sums;   // (K+1) sum over streams of |dL_t/dh(t-k)|
     private readonly int[] _inputs, _targets; // (T, B) time-major
     private readonly int _layer;
+    private int _currentSteps; // steps of the probe in progress: turns an observed step into a distance
 
     /// <param name="windows">streams measured at once (B)</param>
     /// <param name="maxDistance">largest k (K); the unrolled window is K steps plus the carried-in state</param>
@@ -62,8 +63,7 @@ public sealed class GradientFlow<T> : IHiddenGradientObserver<T> where T : unman
         _unrolled.Forward(_inputs, MaxDistance); // warm-up: forward only, then its final state is carried in
         _unrolled.CarryState();
         FillWindow(tokens, starts, WarmUp);
-        double[] gradientAtStart = Probe(MaxDistance);
-        return gradientAtStart;
+        return Probe(MaxDistance);
     }
 
     /// <summary>
@@ -90,8 +90,6 @@ public sealed class GradientFlow<T> : IHiddenGradientObserver<T> where T : unman
 
     /// <summary>The unrolled model the probe runs (tests set its carried state).</summary>
     public UnrolledModel<T> Unrolled => _unrolled;
-
-    private int _currentSteps;
 
     void IHiddenGradientObserver<T>.Observe(int step, ReadOnlySpan<T> dh)
     {

@@ -1,6 +1,8 @@
-// Generates characters one at a time: feed the previous symbol, take the logits, soften or sharpen them with
-// the temperature, draw from the softmax with the seeded RNG (or take the argmax when greedy). Each call of
-// Next allocates nothing; priming runs the prime through the same single-step path.
+// Generates characters one step at a time for Count independent streams at once (one batched forward per
+// step): feed each stream's previous symbol, take its logits, soften or sharpen them with the temperature,
+// optionally keep only the K most likely symbols (top-k) and/or the smallest set whose probability reaches P
+// (top-p, nucleus sampling), and draw with the stream's own seeded RNG; temperature 0 takes the argmax.
+// Each call of Next allocates nothing; priming runs the prime through the same single-step path.
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
 
@@ -9,51 +11,114 @@ namespace CharRnn.Engine.Sampling;
 public sealed class Sampler
 {
     private readonly UnrolledModel<float> _unrolled;
-    private readonly float[] _probabilities; // (V)
-    private readonly int[] _token = new int[1];
-    private readonly Rng _rng;
+    private readonly float[] _probabilities; // (V) the distribution of the stream being drawn
+    private readonly float[] _sortKeys;      // (V) negated probabilities, sorted ascending = most likely first
+    private readonly int[] _order;           // (V) symbol indices in that order
+    private readonly int[] _tokens;          // (Count) the symbols fed at the next step
+    private readonly Rng[] _rngs;            // (Count) stream i draws from Rng(seed + i): stream 0 is the single-stream sampler
+    private readonly int _vocab;
 
-    public Sampler(CharModel<float> model, ulong seed)
+    public Sampler(CharModel<float> model, ulong seed, int count = 1)
     {
+        if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one stream");
         model.Pack();
-        _unrolled = new UnrolledModel<float>(model, batch: 1, steps: 1);
-        _probabilities = new float[model.Config.VocabSize];
-        _rng = new Rng(seed);
+        Count = count;
+        _vocab = model.Config.VocabSize;
+        _unrolled = new UnrolledModel<float>(model, batch: count, steps: 1);
+        _probabilities = new float[_vocab];
+        _sortKeys = new float[_vocab];
+        _order = new int[_vocab];
+        _tokens = new int[count];
+        _rngs = new Rng[count];
+        for (int i = 0; i < count; i++) _rngs[i] = new Rng(seed + (ulong)i);
     }
+
+    /// <summary>Independent streams sampled together.</summary>
+    public int Count { get; }
 
     /// <summary>1 means the model's own distribution; lower is more conservative; 0 means greedy.</summary>
     public float Temperature { get; set; } = 1f;
 
-    /// <summary>Starts from zero state and reads prime (indices); the last one conditions the first draw.</summary>
+    /// <summary>Keep only the K most likely symbols before drawing; 0 keeps all.</summary>
+    public int TopK { get; set; }
+
+    /// <summary>Keep the smallest set of most likely symbols whose probability reaches P, in (0, 1]; 1 keeps all.</summary>
+    public float TopP { get; set; } = 1f;
+
+    /// <summary>Starts every stream from zero state and reads prime (indices); the last one conditions the first draw.</summary>
     public void Prime(ReadOnlySpan<int> prime)
     {
         if (prime.Length == 0) throw new ArgumentException("priming needs at least one symbol", nameof(prime));
         _unrolled.ResetState();
-        foreach (int symbol in prime) Feed(symbol);
+        foreach (int symbol in prime)
+        {
+            Array.Fill(_tokens, symbol);
+            Feed();
+        }
     }
 
-    /// <summary>Draws the next symbol from the current distribution and feeds it back in.</summary>
+    /// <summary>The next symbol of a single-stream sampler, fed back in.</summary>
     public int Next()
     {
-        ReadOnlySpan<float> logits = _unrolled.Logits;
-        int symbol;
-        if (Temperature <= 0f)
-        {
-            symbol = ArgMax(logits);
-        }
-        else
-        {
-            Softmax.Row(logits, _probabilities, 1f / Temperature);
-            symbol = Draw(_probabilities, _rng.NextFloat());
-        }
-        Feed(symbol);
-        return symbol;
+        if (Count != 1) throw new InvalidOperationException($"this sampler has {Count} streams; use Next(Span<int>)");
+        Span<int> one = stackalloc int[1];
+        Next(one);
+        return one[0];
     }
 
-    private void Feed(int symbol)
+    /// <summary>Draws the next symbol of every stream into symbols (Count) and feeds them back in.</summary>
+    public void Next(Span<int> symbols)
     {
-        _token[0] = symbol;
-        _unrolled.Forward(_token, 1);
+        if (symbols.Length != Count) throw new ArgumentException($"expected {Count} symbols, got {symbols.Length}", nameof(symbols));
+        ReadOnlySpan<float> logits = _unrolled.Logits; // (1, Count, V)
+        for (int i = 0; i < Count; i++) symbols[i] = Choose(logits.Slice(i * _vocab, _vocab), _rngs[i]);
+        symbols.CopyTo(_tokens);
+        Feed();
+    }
+
+    private int Choose(ReadOnlySpan<float> logits, Rng rng)
+    {
+        if (Temperature <= 0f) return ArgMax(logits);
+        Softmax.Row(logits, _probabilities, 1f / Temperature);
+        bool truncate = (TopK > 0 && TopK < _vocab) || TopP < 1f;
+        if (!truncate) return Draw(_probabilities, rng.NextFloat());
+        return DrawTruncated(_probabilities, TopK, TopP, rng.NextFloat(), _sortKeys, _order);
+    }
+
+    /// <summary>
+    /// Sorts by probability (most likely first), keeps the first topK (0: all), then the shortest prefix of
+    /// those whose probability reaches topP, and draws within the kept mass with u in [0, 1).
+    /// sortKeys and order (V each) are scratch, so the call allocates nothing.
+    /// </summary>
+    public static int DrawTruncated(ReadOnlySpan<float> probabilities, int topK, float topP, float u, Span<float> sortKeys, Span<int> order)
+    {
+        int vocab = probabilities.Length;
+        for (int i = 0; i < vocab; i++) { sortKeys[i] = -probabilities[i]; order[i] = i; }
+        sortKeys[..vocab].Sort(order[..vocab]);
+        int keep = topK > 0 ? Math.Min(topK, vocab) : vocab;
+        if (topP < 1f)
+        {
+            float mass = 0f;
+            for (int i = 0; i < keep; i++)
+            {
+                mass -= sortKeys[i];
+                if (mass >= topP) { keep = i + 1; break; }
+            }
+        }
+        float total = 0f;
+        for (int i = 0; i < keep; i++) total -= sortKeys[i];
+        float target = u * total, cumulative = 0f;
+        for (int i = 0; i < keep; i++)
+        {
+            cumulative -= sortKeys[i];
+            if (target < cumulative) return order[i];
+        }
+        return order[keep - 1];
+    }
+
+    private void Feed()
+    {
+        _unrolled.Forward(_tokens, 1);
         _unrolled.CarryState();
     }
 

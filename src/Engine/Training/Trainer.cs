@@ -62,6 +62,9 @@ public sealed class Trainer : IDisposable
     public int Window { get; private set; }
     public int WindowsPerEpoch => _batches.WindowsPerEpoch;
 
+    /// <summary>Bytes allocated on the worker threads so far (0 workers with one thread): for allocation tests.</summary>
+    public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
+
     /// <summary>The first share's unrolled model (all of the batch when Threads is 1).</summary>
     public UnrolledModel<float> Unrolled => _shares[0].Unrolled;
 

@@ -11,6 +11,7 @@ using CharRnn.Engine.Regularization;
 using CharRnn.Engine.Sampling;
 using CharRnn.Engine.Training;
 using CharRnn.Runner.Cli;
+using CharRnn.Runner.Plots;
 
 namespace CharRnn.Runner.Commands;
 
@@ -75,11 +76,14 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         string lrText = scheduleKind == ScheduleKind.Cosine ? $"{settings.LearningRate.ToString(Invariant)} cosine to {lrMin.ToString(Invariant)}" : settings.LearningRate.ToString(Invariant);
         error.WriteLine($"train   batch {settings.Batch} x seq {settings.Seq}, Adam lr {lrText}, clip {settings.Clip.ToString(Invariant)}, seed {settings.Seed}, {threads} thread{(threads == 1 ? "" : "s")}; {length} ({trainer.WindowsPerEpoch} per epoch), validate {schedule}");
         error.WriteLine(string.Create(Invariant, $"regular dropout {settings.Dropout}, recurrent dropout {settings.RecurrentDropout}{(cellKind == CellKind.Lstm ? $", forget bias {settings.ForgetBias}" : "")}"));
-        error.WriteLine($"output  {outPath} (best by held-out loss), log {logPath}");
+        error.WriteLine($"output  {outPath} (best by held-out loss), log {logPath}, chart {outPath}.loss.svg");
 
         using var log = new StreamWriter(logPath, append: false, new UTF8Encoding(false));
+        string plotPath = outPath + ".loss.svg";
+        var history = new List<StepRecord>();
+        var progress = Progress.For(error);
         var clock = Stopwatch.StartNew();
-        double best = double.PositiveInfinity, lastValidation = double.NaN, lastProgress = 0;
+        double best = double.PositiveInfinity, lastValidation = double.NaN;
         long charsPerStep = (long)settings.Batch * settings.Seq;
         double recentTrainLoss = double.NaN;
         string lastSample = "";
@@ -88,7 +92,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         {
             step++;
             StepResult result = trainer.TrainStep();
-            recentTrainLoss = double.IsNaN(recentTrainLoss) ? result.Loss : 0.9 * recentTrainLoss + 0.1 * result.Loss;
+            if (double.IsFinite(result.Loss)) recentTrainLoss = double.IsNaN(recentTrainLoss) ? result.Loss : 0.9 * recentTrainLoss + 0.1 * result.Loss;
             double elapsed = clock.Elapsed.TotalSeconds;
             double charsPerSecond = step * charsPerStep / Math.Max(elapsed, 1e-9);
             last = step == totalSteps || elapsed >= timeLimit;
@@ -101,16 +105,15 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 validationLoss = lastValidation;
             }
             log.WriteLine(string.Create(Invariant,
-                $"{{\"step\": {step}, \"epoch\": {result.Epoch}, \"loss\": {result.Loss:R}, \"grad_norm\": {result.GradientNorm:R}, \"applied\": {(result.Applied ? "true" : "false")}, \"lr\": {trainer.Optimizer.LearningRate:R}, \"time_s\": {elapsed:F3}, \"chars_per_s\": {charsPerSecond:F0}{(validationLoss is double vl ? $", \"val_loss\": {vl:R}" : "")}}}"));
+                $"{{\"step\": {step}, \"epoch\": {result.Epoch}, \"loss\": {Json(result.Loss)}, \"grad_norm\": {Json(result.GradientNorm)}, \"applied\": {(result.Applied ? "true" : "false")}, \"lr\": {trainer.Optimizer.LearningRate:R}, \"time_s\": {elapsed:F3}, \"chars_per_s\": {charsPerSecond:F0}{(validationLoss is double vl ? $", \"val_loss\": {Json(vl)}" : "")}}}"));
+            history.Add(new StepRecord(step, elapsed, result.Loss, validationLoss));
 
-            if (elapsed - lastProgress >= 2 || validate || step == 1)
-            {
-                lastProgress = elapsed;
-                double eta = Math.Min(bounded ? (totalSteps - step) * elapsed / step : double.PositiveInfinity, timeLimit - elapsed);
-                string held = double.IsNaN(lastValidation) ? "-" : $"{lastValidation:F4} nats ({lastValidation / Math.Log(2):F3} bpc)";
-                error.WriteLine(string.Create(Invariant,
-                    $"step {step,6}{(bounded ? $"/{totalSteps}" : "")} epoch {result.Epoch + 1,3} | train {recentTrainLoss:F4} nats ({recentTrainLoss / Math.Log(2):F3} bpc) | held-out {held} | {charsPerSecond,7:N0} chars/s | {Format(elapsed)} elapsed, ETA {Format(eta)}"));
-            }
+            double eta = Math.Min(bounded ? (totalSteps - step) * elapsed / step : double.PositiveInfinity, timeLimit - elapsed);
+            double fraction = Math.Max(bounded ? step / (double)totalSteps : 0, double.IsFinite(timeLimit) ? elapsed / timeLimit : 0);
+            string held = double.IsNaN(lastValidation) ? "-" : $"{lastValidation:F4} nats ({lastValidation / Math.Log(2):F3} bpc)";
+            progress.Update(elapsed, bounded || double.IsFinite(timeLimit) ? fraction : double.NaN, string.Create(Invariant,
+                $"step {step,6}{(bounded ? $"/{totalSteps}" : "")} epoch {result.Epoch + 1,3} | train {recentTrainLoss:F4} nats ({recentTrainLoss / Math.Log(2):F3} bpc) | held-out {held} | {charsPerSecond,7:N0} chars/s | {Format(elapsed)} elapsed, ETA {Format(eta)}"),
+                force: validate || step == 1);
             if (validate)
             {
                 double score = evaluator != null ? lastValidation : recentTrainLoss; // no held-out text: keep the latest
@@ -118,17 +121,18 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 {
                     best = Math.Min(best, score);
                     SaveCheckpoint(outPath, model, vocabulary, corpusName, corpusHash, step, result.Epoch, lastValidation, elapsed, threads);
-                    error.WriteLine($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
+                    progress.Message($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
                 }
+                log.Flush();
+                AtomicFile.WriteAllText(plotPath, LossPlot.Svg(history, $"{config.Layers}x{config.Hidden} {config.ModuleName} on {Path.GetFileName(settings.Corpus ?? "alice")}"));
                 if (settings.SampleLength > 0)
                 {
                     lastSample = Sample(model, vocabulary, settings.Seed + (ulong)step, settings.SampleLength);
-                    error.WriteLine("--- sample ---");
-                    error.WriteLine(lastSample);
-                    error.WriteLine("--------------");
+                    progress.Message("--- sample ---\n" + lastSample + "\n--------------");
                 }
             }
         }
+        progress.Finish();
         log.Flush();
         double total = clock.Elapsed.TotalSeconds;
         error.WriteLine(string.Create(Invariant,
@@ -188,6 +192,9 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         for (int i = 0; i < length; i++) text.Append(vocabulary.TextOf(sampler.Next()));
         return text.ToString();
     }
+
+    /// <summary>A JSON number, or null for NaN and infinities (which JSON cannot represent).</summary>
+    private static string Json(double value) => double.IsFinite(value) ? value.ToString("R", Invariant) : "null";
 
     private static string Format(double seconds)
     {

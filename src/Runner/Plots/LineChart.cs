@@ -21,7 +21,27 @@ public sealed class LineChart
     public bool LogY { get; init; }
     public List<Series> Series { get; } = [];
 
-    public string ToSvg()
+    /// <summary>This chart as a standalone SVG document.</summary>
+    public string ToSvg() => Figure([this]);
+
+    /// <summary>Several charts stacked vertically in one SVG document.</summary>
+    public static string Figure(IReadOnlyList<LineChart> charts)
+    {
+        var svg = new StringBuilder();
+        double total = Height * charts.Count;
+        svg.Append(Invariant, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{Width}" height="{total}" viewBox="0 0 {Width} {total}" font-family="sans-serif" font-size="12">""").Append('\n');
+        svg.Append(Invariant, $"""<rect x="0" y="0" width="{Width}" height="{total}" fill="white"/>""").Append('\n');
+        for (int i = 0; i < charts.Count; i++)
+        {
+            svg.Append(Invariant, $"""<g transform="translate(0 {i * Height})">""").Append('\n');
+            charts[i].AppendBody(svg);
+            svg.Append("</g>\n");
+        }
+        svg.Append("</svg>\n");
+        return svg.ToString();
+    }
+
+    private void AppendBody(StringBuilder svg)
     {
         var points = Series.SelectMany(s => s.X.Zip(s.Y)).Where(p => Usable(p.First, p.Second)).ToList();
         double xMin = points.Count > 0 ? points.Min(p => p.First) : 0, xMax = points.Count > 0 ? points.Max(p => p.First) : 1;
@@ -34,9 +54,6 @@ public sealed class LineChart
         double Px(double x) => Left + (x - xMin) / (xMax - xMin) * plotWidth;
         double Py(double scaledY) => Top + (1 - (scaledY - yMin) / (yMax - yMin)) * plotHeight;
 
-        var svg = new StringBuilder();
-        svg.Append(Invariant, $"""<svg xmlns="http://www.w3.org/2000/svg" width="{Width}" height="{Height}" viewBox="0 0 {Width} {Height}" font-family="sans-serif" font-size="12">""").Append('\n');
-        svg.Append(Invariant, $"""<rect x="0" y="0" width="{Width}" height="{Height}" fill="white"/>""").Append('\n');
         svg.Append(Invariant, $"""<text x="{Width / 2:F1}" y="24" text-anchor="middle" font-size="15">{Escape(Title)}</text>""").Append('\n');
 
         foreach (double x in NiceTicks(xMin, xMax, 8))
@@ -75,8 +92,6 @@ public sealed class LineChart
             svg.Append(Invariant, $"""<line x1="{Width - Right + 14:F1}" y1="{ly:F1}" x2="{Width - Right + 38:F1}" y2="{ly:F1}" stroke="{color}" stroke-width="3"/>""");
             svg.Append(Invariant, $"""<text x="{Width - Right + 44:F1}" y="{ly + 4:F1}">{Escape(series.Name)}</text>""").Append('\n');
         }
-        svg.Append("</svg>\n");
-        return svg.ToString();
     }
 
     private bool Usable(double x, double y) => double.IsFinite(x) && double.IsFinite(y) && (!LogY || y > 0);

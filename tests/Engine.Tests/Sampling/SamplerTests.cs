@@ -176,4 +176,67 @@ public class SamplerTests
         Assert.Throws<ArgumentException>(() => rng.SetState([0UL, 0UL, 0UL, 0UL]));
         Assert.Throws<ArgumentException>(() => rng.SetState([1UL, 2UL, 3UL]));
     }
+
+    // ---- top-k and top-p -----------------------------------------------------------------------------------
+
+    private static readonly float[] Distribution = [0.05f, 0.4f, 0.02f, 0.3f, 0.13f, 0.1f]; // order: 1, 3, 4, 5, 0, 2
+
+    /// <summary>Frequencies over a fine grid of u: exactly the renormalised kept probabilities, up to the grid.</summary>
+    private static double[] Frequencies(int topK, float topP)
+    {
+        const int Grid = 100_000;
+        var counts = new double[Distribution.Length];
+        float[] keys = new float[Distribution.Length];
+        int[] order = new int[Distribution.Length];
+        for (int i = 0; i < Grid; i++) counts[Sampler.DrawTruncated(Distribution, topK, topP, (i + 0.5f) / Grid, keys, order)]++;
+        return counts.Select(c => c / Grid).ToArray();
+    }
+
+    [Fact]
+    public void TopK_KeepsTheKMostLikely_InProportion()
+    {
+        double[] f = Frequencies(topK: 2, topP: 1f);
+        Assert.Equal(0.4 / 0.7, f[1], 3);
+        Assert.Equal(0.3 / 0.7, f[3], 3);
+        Assert.Equal(0, f[0] + f[2] + f[4] + f[5]);
+    }
+
+    [Fact]
+    public void TopP_KeepsTheShortestPrefixReachingP()
+    {
+        // 0.4 + 0.3 = 0.7 < 0.75, + 0.13 = 0.83 >= 0.75: symbols 1, 3, 4.
+        double[] f = Frequencies(topK: 0, topP: 0.75f);
+        Assert.Equal(0.4 / 0.83, f[1], 3);
+        Assert.Equal(0.3 / 0.83, f[3], 3);
+        Assert.Equal(0.13 / 0.83, f[4], 3);
+        Assert.Equal(0, f[0] + f[2] + f[5]);
+    }
+
+    [Fact]
+    public void TopKAndTopP_Together_KeepTheSmallerSet()
+    {
+        double[] f = Frequencies(topK: 2, topP: 0.95f); // top-p alone would keep 5 symbols
+        Assert.Equal(1.0, f[1] + f[3], 6);
+    }
+
+    [Fact]
+    public void Truncation_OffKeepsTheFullDistribution()
+    {
+        double[] f = Frequencies(topK: 0, topP: 1f);
+        for (int i = 0; i < Distribution.Length; i++) Assert.Equal(Distribution[i], f[i], 3);
+    }
+
+    [Fact]
+    public void BatchedSampler_WarmStepWithTopKTopP_AllocatesNothing()
+    {
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, 20, 16, 2));
+        model.InitializeUniform(new Rng(3));
+        var sampler = new Sampler(model, seed: 4, count: 3) { TopK = 5, TopP = 0.9f };
+        sampler.Prime([1, 2]);
+        Span<int> symbols = stackalloc int[3];
+        for (int i = 0; i < 3; i++) sampler.Next(symbols);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 50; i++) sampler.Next(symbols);
+        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
