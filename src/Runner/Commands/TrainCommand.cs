@@ -35,7 +35,7 @@ public static class TrainCommand
         var forgetBias = new Option<float>("--forget-bias") { Description = "initial LSTM forget-gate bias (PyTorch: 0; torch-rnn and Keras: 1)", DefaultValueFactory = _ => TrainSettings.Defaults.ForgetBias };
         var threads = new Option<int?>("--threads") { Description = "threads per training step (default: all cores); same seed and threads, same run" };
         var timeLimit = new Option<string?>("--time-limit") { Description = "stop after this much wall time, e.g. 10m (validates and saves at the end)" };
-        var schedule = new Option<string>("--lr-schedule") { Description = "constant, or cosine: decay from --lr to --lr-min over the run's steps", DefaultValueFactory = _ => TrainSettings.Defaults.Schedule };
+        var schedule = new Option<string?>("--lr-schedule") { Description = "constant, or cosine: decay from --lr to --lr-min over the run's steps (default: cosine; constant with --time-limit alone)" };
         var lrMin = new Option<float?>("--lr-min") { Description = "final learning rate of the cosine schedule (default: --lr / 10)" };
         var command = new Command("train", "Train a character-level language model.")
         {
@@ -68,7 +68,7 @@ public static class TrainCommand
                 ForgetBias = float.IsFinite(parse.GetValue(forgetBias)) ? parse.GetValue(forgetBias) : throw new UserError("--forget-bias must be a finite number", "e.g. --forget-bias 1"),
                 Threads = Inputs.Threads(parse.GetValue(threads)),
                 TimeLimit = parse.GetValue(timeLimit) is string limit ? Inputs.Duration(limit, "--time-limit") : null,
-                Schedule = parse.GetValue(schedule)!,
+                Schedule = parse.GetValue(schedule),
                 LearningRateMin = parse.GetValue(lrMin) is float m ? (m >= 0 && float.IsFinite(m) ? m : throw new UserError($"--lr-min must be a non-negative number, got {m}", "e.g. --lr-min 0.0002")) : null,
             };
             return new TrainingRun(settings, output, error).Run();

@@ -42,15 +42,16 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
 
         CharModel<float> model = CreateModel(cellKind, vocabulary);
         int threads = Math.Min(settings.Threads, settings.Batch);
-        ScheduleKind scheduleKind;
-        try { scheduleKind = LearningRateSchedule.ParseKind(settings.Schedule); }
-        catch (ArgumentException) { throw new UserError($"--lr-schedule '{settings.Schedule}' is not a known schedule", "use constant or cosine"); }
         // The run ends at a step count (--steps, --epochs or the default epochs) or at --time-limit, whichever
         // comes first; a time limit alone runs until it expires.
         long windowsPerEpoch = new CorpusBatches(train, settings.Batch, settings.Seq).WindowsPerEpoch;
         long? epochs = settings.Epochs ?? (settings.TimeLimit == null ? TrainSettings.DefaultEpochs : null);
         long totalSteps = settings.Steps ?? (epochs is long e ? e * windowsPerEpoch : long.MaxValue);
         bool bounded = totalSteps != long.MaxValue;
+        string scheduleName = settings.Schedule ?? (bounded ? "cosine" : "constant");
+        ScheduleKind scheduleKind;
+        try { scheduleKind = LearningRateSchedule.ParseKind(scheduleName); }
+        catch (ArgumentException) { throw new UserError($"--lr-schedule '{scheduleName}' is not a known schedule", "use constant or cosine"); }
         if (scheduleKind == ScheduleKind.Cosine && !bounded)
             throw new UserError("--lr-schedule cosine needs a known number of steps", "add --steps or --epochs (with --time-limit as a safety stop if you like)");
         float lrMin = settings.LearningRateMin ?? settings.LearningRate / 10;
@@ -120,7 +121,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 if (evaluator == null || score < best)
                 {
                     best = Math.Min(best, score);
-                    SaveCheckpoint(outPath, model, vocabulary, corpusName, corpusHash, step, result.Epoch, lastValidation, elapsed, threads);
+                    SaveCheckpoint(outPath, model, vocabulary, corpusName, corpusHash, step, result.Epoch, lastValidation, elapsed, threads, scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant");
                     progress.Message($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
                 }
                 log.Flush();
@@ -159,7 +160,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         return model;
     }
 
-    private void SaveCheckpoint(string path, CharModel<float> model, Vocabulary vocabulary, string corpusName, string corpusHash, long step, int epoch, double validation, double elapsed, int trainerThreads)
+    private void SaveCheckpoint(string path, CharModel<float> model, Vocabulary vocabulary, string corpusName, string corpusHash, long step, int epoch, double validation, double elapsed, int trainerThreads, string lrScheduleName)
     {
         var metadata = new Dictionary<string, string>
         {
@@ -171,7 +172,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             ["train.batch"] = settings.Batch.ToString(Invariant),
             ["train.seq"] = settings.Seq.ToString(Invariant),
             ["train.lr"] = settings.LearningRate.ToString("R", Invariant),
-            ["train.lr_schedule"] = settings.Schedule.ToLowerInvariant(),
+            ["train.lr_schedule"] = lrScheduleName,
             ["train.clip"] = settings.Clip.ToString("R", Invariant),
             ["train.seed"] = settings.Seed.ToString(Invariant),
             ["train.val_fraction"] = settings.ValFraction.ToString("R", Invariant),
