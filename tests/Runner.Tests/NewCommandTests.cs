@@ -237,3 +237,40 @@ public sealed class PlotTests : IDisposable
         Assert.Contains("no such file", result.Err);
     }
 }
+
+public class ProgressTests
+{
+    [Fact]
+    public void Live_RedrawsOneLineInPlace_AndPrintsMessagesAboveIt()
+    {
+        var error = new StringWriter();
+        var progress = new global::CharRnn.Runner.Cli.Progress(error, live: true);
+        progress.Update(0.0, 0.25, "step 1", force: true);
+        progress.Update(0.1, 0.30, "step 2");            // too soon after the last redraw: skipped
+        progress.Update(0.5, 0.50, "step 3");
+        progress.Message("saved");
+        progress.Update(0.6, 1.0, "step 4", force: true);
+        progress.Finish();
+        string text = error.ToString();
+        Assert.Contains("\r[######..................]  25% step 1", text);
+        Assert.DoesNotContain("step 2", text);
+        Assert.Contains("\r[############............]  50% step 3", text);
+        Assert.Contains("saved" + Environment.NewLine, text);
+        Assert.Contains("[########################] 100% step 4", text);
+        Assert.EndsWith(Environment.NewLine, text);
+        Assert.Single(text.Split(Environment.NewLine), l => l.Contains("saved")); // the message has a line of its own
+    }
+
+    [Fact]
+    public void Redirected_PrintsPlainLinesEveryTwoSeconds()
+    {
+        var error = new StringWriter();
+        var progress = new global::CharRnn.Runner.Cli.Progress(error, live: false);
+        progress.Update(0.0, 0.1, "a", force: true);
+        progress.Update(1.0, 0.2, "b");
+        progress.Update(2.5, 0.3, "c");
+        progress.Finish();
+        Assert.Equal($"a{Environment.NewLine}c{Environment.NewLine}", error.ToString());
+        Assert.DoesNotContain("\r", error.ToString());
+    }
+}

@@ -61,7 +61,8 @@ public static class GradflowCommand
                 LoadedCheckpoint loaded = Inputs.Model(path);
                 string? missing = loaded.Vocabulary.MissingFrom(text);
                 if (missing != null) throw new UserError($"{path}: the corpus has characters the model never saw: {missing}", "probe with --corpus text from the model's training alphabet");
-                probes.Add(($"{Path.GetFileNameWithoutExtension(path)} ({loaded.Model.Config.ModuleName})", loaded.Model, loaded.Vocabulary));
+                string file = Path.GetFileNameWithoutExtension(path), module = loaded.Model.Config.ModuleName;
+                probes.Add((file == module ? file : $"{file} ({module})", loaded.Model, loaded.Vocabulary));
             }
 
             var columns = new List<double[]>();
