@@ -133,8 +133,8 @@ public class GradientFlowTests
             return flow.Measure(tokens, flow.EvenStarts(tokens.Length))[50];
         }
         double rnn = AtFifty(CellKind.Rnn, 0f), lstm = AtFifty(CellKind.Lstm, 1f), lstmDefault = AtFifty(CellKind.Lstm, 0f);
-        // Measured at H=128 over seeds 1-3 (see the README's gradflow section): lstm/rnn is ~1e7 with the forget
-        // gate opened (bias 1) and ~10 at PyTorch's default bias 0, where f ~ 0.5 halves the cell path each step.
+        // Measured at H=128 over seeds 1-3 (README, gradflow section): lstm/rnn is 1e7 to 1e8 with the forget
+        // gate opened (bias 1) and 7 to 37 at PyTorch's default bias 0, where f ~ 0.5 halves the cell path each step.
         Assert.True(lstm / rnn >= 1e4, $"seed {seed}: lstm (forget bias 1) {lstm:E3} vs rnn {rnn:E3}: ratio {lstm / rnn:E2}");
         Assert.True(lstmDefault / rnn >= 2, $"seed {seed}: lstm (forget bias 0) {lstmDefault:E3} vs rnn {rnn:E3}: ratio {lstmDefault / rnn:E2}");
     }
