@@ -252,11 +252,11 @@ public class ProgressTests
         progress.Update(0.6, 1.0, "step 4", force: true);
         progress.Finish();
         string text = error.ToString();
-        Assert.Contains("\r[######..................]  25% step 1", text);
+        Assert.Contains("\r[#####...............]  25% step 1", text);
         Assert.DoesNotContain("step 2", text);
-        Assert.Contains("\r[############............]  50% step 3", text);
+        Assert.Contains("\r[##########..........]  50% step 3", text);
         Assert.Contains("saved" + Environment.NewLine, text);
-        Assert.Contains("[########################] 100% step 4", text);
+        Assert.Contains("[####################] 100% step 4", text);
         Assert.EndsWith(Environment.NewLine, text);
         Assert.Single(text.Split(Environment.NewLine), l => l.Contains("saved")); // the message has a line of its own
     }

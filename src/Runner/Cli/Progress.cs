@@ -1,12 +1,12 @@
 // Training progress on standard error. On a terminal: one live line redrawn in place (a bar, the fraction
-// done, chars/s and ETA), with messages (validation, checkpoints, samples) printed above it. Redirected (CI,
+// done, then the caller's status, which leads with chars/s and ETA so a narrow terminal cuts the losses first), with messages (validation, checkpoints, samples) printed above it. Redirected (CI,
 // a log file, a test): a plain status line every couple of seconds, since carriage returns would only
 // clutter a file.
 namespace CharRnn.Runner.Cli;
 
 public sealed class Progress(TextWriter error, bool live)
 {
-    private const int BarWidth = 24;
+    private const int BarWidth = 20;
     private const double PlainInterval = 2.0, LiveInterval = 0.25; // seconds between updates
     private double _lastUpdate = double.NegativeInfinity;
     private int _drawnLength;

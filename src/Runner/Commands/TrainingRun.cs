@@ -113,7 +113,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             double fraction = Math.Max(bounded ? step / (double)totalSteps : 0, double.IsFinite(timeLimit) ? elapsed / timeLimit : 0);
             string held = double.IsNaN(lastValidation) ? "-" : $"{lastValidation:F4} nats ({lastValidation / Math.Log(2):F3} bpc)";
             progress.Update(elapsed, bounded || double.IsFinite(timeLimit) ? fraction : double.NaN, string.Create(Invariant,
-                $"step {step,6}{(bounded ? $"/{totalSteps}" : "")} epoch {result.Epoch + 1,3} | train {recentTrainLoss:F4} nats ({recentTrainLoss / Math.Log(2):F3} bpc) | held-out {held} | {charsPerSecond,7:N0} chars/s | {Format(elapsed)} elapsed, ETA {Format(eta)}"),
+                $"step {step,6}{(bounded ? $"/{totalSteps}" : "")} | {charsPerSecond,7:N0} chars/s | {Format(elapsed)} elapsed, ETA {Format(eta)} | epoch {result.Epoch + 1,3} | train {recentTrainLoss:F4} nats ({recentTrainLoss / Math.Log(2):F3} bpc) | held-out {held}"),
                 force: validate || step == 1);
             if (validate)
             {
