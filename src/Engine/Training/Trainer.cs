@@ -113,6 +113,59 @@ public sealed class Trainer : IDisposable
         return new StepResult(Step, epoch, loss, norm, finite);
     }
 
+    /// <summary>The state after the last step (copies): with the parameters, all a resumed run needs.</summary>
+    public TrainerState Capture()
+    {
+        int layers = Model.Config.Layers, hidden = Model.Config.Hidden;
+        var hiddenStates = new float[layers][];
+        var cells = new float[Model.Config.Cell == CellKind.Lstm ? layers : 0][];
+        for (int l = 0; l < layers; l++)
+        {
+            hiddenStates[l] = new float[Options.Batch * hidden];
+            if (cells.Length > 0) cells[l] = new float[Options.Batch * hidden];
+            foreach (var share in _shares)
+            {
+                var layer = share.Unrolled.Layers[l];
+                layer.InitialHidden.CopyTo(hiddenStates[l].AsSpan(share.FirstStream * hidden));
+                if (layer is Layers.Lstm<float> lstm) lstm.InitialCell.CopyTo(cells[l].AsSpan(share.FirstStream * hidden));
+            }
+        }
+        return new TrainerState(Step, Epoch, Window, Optimizer.StepCount, (float[])Optimizer.FirstMoment.Clone(), (float[])Optimizer.SecondMoment.Clone(),
+            hiddenStates, cells, _masks.GetState());
+    }
+
+    /// <summary>Continues from a captured state (same data, options and model shapes; any thread count).</summary>
+    public void Restore(TrainerState state)
+    {
+        int layers = Model.Config.Layers, size = Options.Batch * Model.Config.Hidden;
+        int parameters = Model.Parameters.Length;
+        if (state.FirstMoment.Length != parameters || state.SecondMoment.Length != parameters)
+            throw new ArgumentException($"optimizer state holds {state.FirstMoment.Length} moments; the model has {parameters} parameters", nameof(state));
+        if (state.Hidden.Length != layers || state.Hidden.Any(h => h.Length != size))
+            throw new ArgumentException($"carried hidden state does not fit {layers} layers of batch {Options.Batch} x hidden {Model.Config.Hidden}", nameof(state));
+        bool lstm = Model.Config.Cell == CellKind.Lstm;
+        if (lstm && (state.Cell.Length != layers || state.Cell.Any(c => c.Length != size)))
+            throw new ArgumentException("carried LSTM cell state is missing or has the wrong size", nameof(state));
+        if (state.Window < 0 || state.Window >= WindowsPerEpoch || state.Step < 0 || state.Epoch < 0)
+            throw new ArgumentException($"data position (epoch {state.Epoch}, window {state.Window}) is outside this corpus's {WindowsPerEpoch} windows per epoch", nameof(state));
+        Step = state.Step; Epoch = state.Epoch; Window = state.Window;
+        Optimizer.StepCount = state.AdamStep;
+        state.FirstMoment.CopyTo(Optimizer.FirstMoment, 0);
+        state.SecondMoment.CopyTo(Optimizer.SecondMoment, 0);
+        _masks.SetState(state.MaskRng);
+        int hidden = Model.Config.Hidden;
+        for (int l = 0; l < layers; l++)
+        {
+            foreach (var share in _shares)
+            {
+                var layer = share.Unrolled.Layers[l];
+                state.Hidden[l].AsSpan(share.FirstStream * hidden, share.Streams * hidden).CopyTo(layer.InitialHidden);
+                if (layer is Layers.Lstm<float> cellLayer) state.Cell[l].AsSpan(share.FirstStream * hidden, share.Streams * hidden).CopyTo(cellLayer.InitialCell);
+            }
+        }
+        Model.Pack();
+    }
+
     private void RunShare(int index)
     {
         var share = _shares[index];

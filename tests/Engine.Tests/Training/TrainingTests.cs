@@ -3,6 +3,7 @@
 // warm training and sampling steps that allocate nothing, Adam's width paths against the scalar loop and
 // against torch's formula, and clipping by global norm as torch.nn.utils.clip_grad_norm_ does it.
 using System.Runtime.InteropServices;
+using CharRnn.Engine.IO;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
 using CharRnn.Engine.Regularization;
@@ -100,6 +101,49 @@ public class TrainingTests
         double last = losses[^10..].Average();
         Assert.True(last < 0.5 * entropy,
             $"{cell}: mean loss of the last 10 steps is {last:F4} nats, not below half the unigram entropy {entropy:F4} (first step {losses[0]:F4})");
+    }
+
+    [Theory, MemberData(nameof(CellsThreadsDropout))]
+    public void Trainer_ResumedThroughACheckpointFile_IsBitIdenticalToAnUninterruptedRun(CellKind cell, int threads, float dropout)
+    {
+        string text = string.Concat(Enumerable.Repeat("hello trainer, hello world. ", 10));
+        var options = new TrainerOptions // 13 windows per epoch: both halves cross an epoch boundary
+        {
+            Batch = 3, Steps = 7, LearningRate = 5e-3f, Threads = threads, Dropout = new Dropout(dropout, dropout),
+            Schedule = new LearningRateSchedule(ScheduleKind.Cosine, 5e-3f, 5e-4f, 30),
+        };
+        const int N = 17, M = 12;
+        var (modelA, tokens) = Setup(cell, text, hidden: 12, layers: 2, seed: 31);
+        using var uninterrupted = new Trainer(modelA, tokens, options);
+        var expected = Enumerable.Range(0, N + M).Select(_ => uninterrupted.TrainStep()).ToArray();
+
+        var (modelB, _) = Setup(cell, text, hidden: 12, layers: 2, seed: 31);
+        string path = Path.Combine(Path.GetTempPath(), $"charrnn-resume-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            using (var first = new Trainer(modelB, tokens, options))
+            {
+                for (int step = 0; step < N; step++) first.TrainStep();
+                var state = first.Capture();
+                Checkpoint.Save(path, modelB, Vocabulary.FromText(text), TrainingCheckpoint.Metadata(state), TrainingCheckpoint.Tensors(state, options.Batch, 12));
+            }
+            var loaded = Checkpoint.Load(path);
+            Assert.True(TrainingCheckpoint.Has(loaded));
+            using var resumed = new Trainer(loaded.Model, tokens, options);
+            resumed.Restore(TrainingCheckpoint.Read(loaded, options.Batch, path));
+            for (int step = N; step < N + M; step++)
+            {
+                StepResult r = resumed.TrainStep();
+                Assert.Equal(expected[step].Step, r.Step);
+                Assert.Equal(expected[step].Epoch, r.Epoch);
+                Assert.Equal(expected[step].Loss, r.Loss);
+                Assert.Equal(expected[step].GradientNorm, r.GradientNorm);
+            }
+            AssertBitwiseEqual(modelA.Parameters, loaded.Model.Parameters, "parameters");
+            AssertBitwiseEqual(uninterrupted.Optimizer.FirstMoment, resumed.Optimizer.FirstMoment, "m");
+            AssertBitwiseEqual(uninterrupted.Optimizer.SecondMoment, resumed.Optimizer.SecondMoment, "v");
+        }
+        finally { File.Delete(path); }
     }
 
     [Theory, MemberData(nameof(Cells))]

@@ -1,0 +1,65 @@
+// A Trainer's state inside a checkpoint, so `train --resume` continues exactly: extra tensors under the
+// `train.` prefix (which PyTorch users drop with strict=False or by filtering the prefix) and metadata keys.
+//   train.adam.m, train.adam.v            (P)     Adam moments in Layout order
+//   train.hidden_l{l}, train.cell_l{l}    (B, H)  state carried into the next window (cell: LSTM only)
+//   metadata train.resume.{step,epoch,window}, train.adam.step, train.mask_rng (16 hex words)
+using System.Globalization;
+using CharRnn.Engine.Training;
+
+namespace CharRnn.Engine.IO;
+
+public static class TrainingCheckpoint
+{
+    public static Dictionary<string, string> Metadata(TrainerState state) => new()
+    {
+        ["train.resume.step"] = state.Step.ToString(CultureInfo.InvariantCulture),
+        ["train.resume.epoch"] = state.Epoch.ToString(CultureInfo.InvariantCulture),
+        ["train.resume.window"] = state.Window.ToString(CultureInfo.InvariantCulture),
+        ["train.adam.step"] = state.AdamStep.ToString(CultureInfo.InvariantCulture),
+        ["train.mask_rng"] = string.Join(",", state.MaskRng.Select(w => w.ToString("x16", CultureInfo.InvariantCulture))),
+    };
+
+    public static IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)> Tensors(TrainerState state, int batch, int hidden)
+    {
+        yield return ("train.adam.m", [state.FirstMoment.Length], state.FirstMoment);
+        yield return ("train.adam.v", [state.SecondMoment.Length], state.SecondMoment);
+        for (int l = 0; l < state.Hidden.Length; l++) yield return ($"train.hidden_l{l}", [batch, hidden], state.Hidden[l]);
+        for (int l = 0; l < state.Cell.Length; l++) yield return ($"train.cell_l{l}", [batch, hidden], state.Cell[l]);
+    }
+
+    /// <summary>Whether the checkpoint carries a trainer state (written by train, not only a model).</summary>
+    public static bool Has(LoadedCheckpoint checkpoint) => checkpoint.Metadata.ContainsKey("train.resume.step");
+
+    /// <summary>The trainer state of a checkpoint for a run of the given batch; InvalidDataException if damaged.</summary>
+    public static TrainerState Read(LoadedCheckpoint checkpoint, int batch, string source)
+    {
+        InvalidDataException Bad(string problem) => new($"{source}: {problem}");
+        var meta = checkpoint.Metadata;
+        var config = checkpoint.Model.Config;
+        long Long(string key) =>
+            meta.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v)
+                ? v : throw Bad($"metadata '{key}' is missing or not a non-negative integer");
+        float[] Tensor(string name, int length)
+        {
+            var tensor = checkpoint.File.Find(name) ?? throw Bad($"training state tensor '{name}' is missing");
+            if (tensor.DType != "F32") throw Bad($"training state tensor '{name}' has dtype {tensor.DType}; expected F32");
+            float[] values = SafeTensorsFile.ToSingle(tensor);
+            if (values.Length != length) throw Bad($"training state tensor '{name}' holds {values.Length} values; batch {batch} x hidden {config.Hidden} needs {length}");
+            return values;
+        }
+        string[] words = (meta.TryGetValue("train.mask_rng", out var rng) ? rng : throw Bad("metadata 'train.mask_rng' is missing")).Split(',');
+        var maskState = new ulong[words.Length];
+        for (int i = 0; i < words.Length; i++)
+        {
+            if (!ulong.TryParse(words[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out maskState[i])) throw Bad("metadata 'train.mask_rng' is not a list of hexadecimal words");
+        }
+        int parameters = checkpoint.Model.Parameters.Length, size = batch * config.Hidden;
+        bool lstm = config.Cell == Model.CellKind.Lstm;
+        return new TrainerState(
+            Long("train.resume.step"), checked((int)Long("train.resume.epoch")), checked((int)Long("train.resume.window")), Long("train.adam.step"),
+            Tensor("train.adam.m", parameters), Tensor("train.adam.v", parameters),
+            Enumerable.Range(0, config.Layers).Select(l => Tensor($"train.hidden_l{l}", size)).ToArray(),
+            lstm ? Enumerable.Range(0, config.Layers).Select(l => Tensor($"train.cell_l{l}", size)).ToArray() : [],
+            maskState);
+    }
+}
