@@ -37,10 +37,11 @@ public static class TrainCommand
         var timeLimit = new Option<string?>("--time-limit") { Description = "stop after this much wall time, e.g. 10m (validates and saves at the end)" };
         var schedule = new Option<string?>("--lr-schedule") { Description = "constant, or cosine: decay from --lr to --lr-min over the run's steps (default: cosine; constant with --time-limit alone)" };
         var lrMin = new Option<float?>("--lr-min") { Description = "final learning rate of the cosine schedule (default: --lr / 10)" };
+        var resume = new Option<string?>("--resume") { Description = "continue a run exactly from a checkpoint train wrote (<out> or <out>.last.safetensors); --lr, --steps, --epochs, --val-every and the like may change" };
         var command = new Command("train", "Train a character-level language model.")
         {
             corpus, cell, layers, hidden, seq, batch, lr, clip, epochs, steps, valFraction, valEvery, seed, outPath, initFrom, log, sampleLength,
-            dropout, recurrentDropout, forgetBias, threads, timeLimit, schedule, lrMin,
+            dropout, recurrentDropout, forgetBias, threads, timeLimit, schedule, lrMin, resume,
         };
         command.SetAction(parse =>
         {
@@ -69,6 +70,8 @@ public static class TrainCommand
                 Threads = Inputs.Threads(parse.GetValue(threads)),
                 TimeLimit = parse.GetValue(timeLimit) is string limit ? Inputs.Duration(limit, "--time-limit") : null,
                 Schedule = parse.GetValue(schedule),
+                Resume = parse.GetValue(resume),
+                Given = command.Options.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToHashSet(),
                 LearningRateMin = parse.GetValue(lrMin) is float m ? (m >= 0 && float.IsFinite(m) ? m : throw new UserError($"--lr-min must be a non-negative number, got {m}", "e.g. --lr-min 0.0002")) : null,
             };
             return new TrainingRun(settings, output, error).Run();

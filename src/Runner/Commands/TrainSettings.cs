@@ -38,4 +38,10 @@ public sealed record TrainSettings
     /// <summary>constant or cosine; null: cosine when the run's steps are known, constant for a time limit alone.</summary>
     public string? Schedule { get; init; }
     public float? LearningRateMin { get; init; }
+
+    /// <summary>A checkpoint written by train to continue from exactly (its weights, optimizer, data position).</summary>
+    public string? Resume { get; init; }
+
+    /// <summary>The options the user gave on the command line (the rest are defaults, or the checkpoint's on resume).</summary>
+    public IReadOnlySet<string> Given { get; init; } = new HashSet<string>();
 }

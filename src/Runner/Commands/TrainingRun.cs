@@ -21,6 +21,8 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
 
     public int Run()
     {
+        Resumption? resumption = settings.Resume != null ? Resumption.Prepare(settings) : null;
+        if (resumption != null) settings = resumption.Settings;
         if (!(settings.ValFraction >= 0 && settings.ValFraction < 1)) throw new UserError($"--val-fraction must be in [0, 1), got {settings.ValFraction.ToString(Invariant)}", "e.g. --val-fraction 0.1 holds out the last 10%");
         CellKind cellKind;
         try { cellKind = ModelConfig.ParseCell(settings.Cell); }
@@ -40,7 +42,17 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             throw new UserError($"{corpusName}: {train.Length} training characters is too few for one window of --batch {settings.Batch} x --seq {settings.Seq} (needs at least {needed})",
                 "use a smaller --batch or --seq, or a longer corpus");
 
-        CharModel<float> model = CreateModel(cellKind, vocabulary);
+        if (resumption != null)
+        {
+            var saved = resumption.Checkpoint.Vocabulary;
+            if (!saved.SameAs(vocabulary))
+            {
+                string onlyCorpus = string.Concat(vocabulary.Symbols.Except(saved.Symbols)), onlyCheckpoint = string.Concat(saved.Symbols.Except(vocabulary.Symbols));
+                throw new UserError($"{corpusName}: its vocabulary differs from {resumption.Path}'s (only in the corpus: '{onlyCorpus}'; only in the checkpoint: '{onlyCheckpoint}')",
+                    "resume with the corpus the run started on (--corpus), or start a new run");
+            }
+        }
+        CharModel<float> model = resumption?.Checkpoint.Model ?? CreateModel(cellKind, vocabulary);
         int threads = Math.Min(settings.Threads, settings.Batch);
         // The run ends at a step count (--steps, --epochs or the default epochs) or at --time-limit, whichever
         // comes first; a time limit alone runs until it expires.
@@ -61,6 +73,14 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             Batch = settings.Batch, Steps = settings.Seq, LearningRate = settings.LearningRate, ClipNorm = settings.Clip, Seed = settings.Seed,
             Dropout = new Dropout(settings.Dropout, settings.RecurrentDropout), Threads = threads, Schedule = lrSchedule,
         });
+        long firstStep = 0;
+        if (resumption != null)
+        {
+            try { trainer.Restore(TrainingCheckpoint.Read(resumption.Checkpoint, settings.Batch, resumption.Path)); }
+            catch (Exception failure) when (failure is InvalidDataException or ArgumentException) { throw new UserError(failure.Message, "the training state is damaged or from another corpus; resume from another checkpoint"); }
+            firstStep = trainer.Step;
+            if (firstStep >= totalSteps) throw new UserError($"{resumption.Path} is already at step {firstStep} of {totalSteps}", "give a larger --steps or --epochs to train further");
+        }
         double timeLimit = settings.TimeLimit?.TotalSeconds ?? double.PositiveInfinity;
         // Validation about ten times a run: by steps when the step count is known, else by time.
         long valEvery = settings.ValEvery ?? (bounded ? Math.Max(1, totalSteps / 10) : long.MaxValue);
@@ -79,23 +99,31 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         error.WriteLine(string.Create(Invariant, $"regular dropout {settings.Dropout}, recurrent dropout {settings.RecurrentDropout}{(cellKind == CellKind.Lstm ? $", forget bias {settings.ForgetBias}" : "")}"));
         error.WriteLine($"output  {outPath} (best by held-out loss), log {logPath}, chart {outPath}.loss.svg");
 
-        using var log = new StreamWriter(logPath, append: false, new UTF8Encoding(false));
+        if (resumption != null)
+        {
+            string storedHash = resumption.Checkpoint.Metadata.TryGetValue("corpus.sha256", out var h) ? h : "";
+            error.WriteLine($"resume  {resumption.Path} at step {firstStep:N0} (epoch {trainer.Epoch + 1}, window {trainer.Window + 1} of {trainer.WindowsPerEpoch}); " +
+                (resumption.Changes.Count == 0 ? "no settings changed" : "changed: " + string.Join(", ", resumption.Changes)));
+            if (storedHash != corpusHash) error.WriteLine("note    the corpus differs from the one this checkpoint trained on (same alphabet); continuing on the new text");
+        }
+        using var log = new StreamWriter(logPath, append: resumption != null, new UTF8Encoding(false));
         string plotPath = outPath + ".loss.svg";
         var history = new List<StepRecord>();
         var progress = Progress.For(error);
         var clock = Stopwatch.StartNew();
-        double best = double.PositiveInfinity, lastValidation = double.NaN;
+        double best = resumption?.Best ?? double.PositiveInfinity, lastValidation = double.NaN;
+        string lastPath = LastPath(outPath);
         long charsPerStep = (long)settings.Batch * settings.Seq;
         double recentTrainLoss = double.NaN;
         string lastSample = "";
-        long step = 0;
+        long step = firstStep;
         for (bool last = false; !last;)
         {
             step++;
             StepResult result = trainer.TrainStep();
             if (double.IsFinite(result.Loss)) recentTrainLoss = double.IsNaN(recentTrainLoss) ? result.Loss : 0.9 * recentTrainLoss + 0.1 * result.Loss;
             double elapsed = clock.Elapsed.TotalSeconds;
-            double charsPerSecond = step * charsPerStep / Math.Max(elapsed, 1e-9);
+            double charsPerSecond = (step - firstStep) * charsPerStep / Math.Max(elapsed, 1e-9);
             last = step == totalSteps || elapsed >= timeLimit;
             bool validate = step % valEvery == 0 || elapsed >= nextTimedValidation || last;
             while (elapsed >= nextTimedValidation) nextTimedValidation += valInterval;
@@ -118,10 +146,15 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             if (validate)
             {
                 double score = evaluator != null ? lastValidation : recentTrainLoss; // no held-out text: keep the latest
-                if (evaluator == null || score < best)
+                // Every validation writes the latest state (to resume from) and, when it improved, the best model.
+                bool improved = evaluator == null || score < best;
+                if (improved) best = Math.Min(best, score);
+                var checkpoint = new CheckpointInfo(corpusName, corpusHash, step, result.Epoch, lastValidation, best, elapsed, threads,
+                    scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture());
+                SaveCheckpoint(lastPath, model, vocabulary, checkpoint);
+                if (improved)
                 {
-                    best = Math.Min(best, score);
-                    SaveCheckpoint(outPath, model, vocabulary, corpusName, corpusHash, step, result.Epoch, lastValidation, elapsed, threads, scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant");
+                    SaveCheckpoint(outPath, model, vocabulary, checkpoint);
                     progress.Message($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
                 }
                 log.Flush();
@@ -137,7 +170,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         log.Flush();
         double total = clock.Elapsed.TotalSeconds;
         error.WriteLine(string.Create(Invariant,
-            $"done: {step:N0} steps in {Format(total)} ({step * charsPerStep / total:N0} chars/s); best held-out {(double.IsInfinity(best) ? "-" : $"{best:F4} nats/char ({best / Math.Log(2):F4} bits/char)")}; checkpoint {outPath}"));
+            $"done: {step - firstStep:N0} steps in {Format(total)} ({(step - firstStep) * charsPerStep / total:N0} chars/s); best held-out {(double.IsInfinity(best) ? "-" : $"{best:F4} nats/char ({best / Math.Log(2):F4} bits/char)")}; checkpoint {outPath}"));
         if (lastSample.Length > 0)
         {
             output.WriteLine(lastSample);
@@ -160,29 +193,40 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         return model;
     }
 
-    private void SaveCheckpoint(string path, CharModel<float> model, Vocabulary vocabulary, string corpusName, string corpusHash, long step, int epoch, double validation, double elapsed, int trainerThreads, string lrScheduleName)
+    /// <summary>The latest-state checkpoint beside the best one: alice.safetensors -> alice.last.safetensors.</summary>
+    public static string LastPath(string outPath) =>
+        Path.Combine(Path.GetDirectoryName(outPath)!, Path.GetFileNameWithoutExtension(outPath) + ".last" + (Path.HasExtension(outPath) ? Path.GetExtension(outPath) : ".safetensors"));
+
+    private sealed record CheckpointInfo(string CorpusName, string CorpusHash, long Step, int Epoch, double Validation, double Best, double Elapsed,
+        int Threads, string Schedule, long? TotalSteps, float LearningRateMin, TrainerState State);
+
+    private void SaveCheckpoint(string path, CharModel<float> model, Vocabulary vocabulary, CheckpointInfo info)
     {
         var metadata = new Dictionary<string, string>
         {
-            ["corpus"] = corpusName,
-            ["corpus.sha256"] = corpusHash,
-            ["train.step"] = step.ToString(Invariant),
-            ["train.epoch"] = epoch.ToString(Invariant),
-            ["train.seconds"] = elapsed.ToString("F1", Invariant),
+            ["corpus"] = info.CorpusName,
+            ["corpus.sha256"] = info.CorpusHash,
+            ["train.step"] = info.Step.ToString(Invariant),
+            ["train.epoch"] = info.Epoch.ToString(Invariant),
+            ["train.seconds"] = info.Elapsed.ToString("F1", Invariant),
             ["train.batch"] = settings.Batch.ToString(Invariant),
             ["train.seq"] = settings.Seq.ToString(Invariant),
             ["train.lr"] = settings.LearningRate.ToString("R", Invariant),
-            ["train.lr_schedule"] = lrScheduleName,
+            ["train.lr_schedule"] = info.Schedule,
+            ["train.lr_min"] = info.LearningRateMin.ToString("R", Invariant),
+            ["train.total_steps"] = info.TotalSteps?.ToString(Invariant) ?? "",
             ["train.clip"] = settings.Clip.ToString("R", Invariant),
             ["train.seed"] = settings.Seed.ToString(Invariant),
             ["train.val_fraction"] = settings.ValFraction.ToString("R", Invariant),
             ["train.dropout"] = settings.Dropout.ToString("R", Invariant),
             ["train.recurrent_dropout"] = settings.RecurrentDropout.ToString("R", Invariant),
             ["train.forget_bias"] = settings.ForgetBias.ToString("R", Invariant),
-            ["train.threads"] = trainerThreads.ToString(Invariant),
+            ["train.threads"] = info.Threads.ToString(Invariant),
         };
-        if (!double.IsNaN(validation)) metadata["val.nats_per_char"] = validation.ToString("R", Invariant);
-        Checkpoint.Save(path, model, vocabulary, metadata);
+        if (!double.IsNaN(info.Validation)) metadata["val.nats_per_char"] = info.Validation.ToString("R", Invariant);
+        if (double.IsFinite(info.Best)) metadata["train.best_val"] = info.Best.ToString("R", Invariant);
+        foreach (var (key, value) in TrainingCheckpoint.Metadata(info.State)) metadata[key] = value;
+        Checkpoint.Save(path, model, vocabulary, metadata, TrainingCheckpoint.Tensors(info.State, settings.Batch, model.Config.Hidden));
     }
 
     private static string Sample(CharModel<float> model, Vocabulary vocabulary, ulong seed, int length)

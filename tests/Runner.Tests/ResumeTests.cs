@@ -1,0 +1,116 @@
+// `train --resume`: N steps, stop, resume to N+M gives bit-identical parameters, optimizer state and
+// per-step losses to N+M steps in one go (two threads, both kinds of dropout on); contradicting shapes, a
+// different alphabet and a model without training state are refused with what differs; allowed changes
+// are reported.
+using System.Text;
+using System.Text.Json;
+using CharRnn.Engine.IO;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Sampling;
+
+namespace CharRnn.Runner.Tests;
+
+public sealed class ResumeTests : IDisposable
+{
+    private readonly string _directory = Cli.NewTempDirectory();
+
+    public void Dispose() => Cli.DeleteDirectory(_directory);
+
+    private string PathOf(string name) => Path.Combine(_directory, name);
+
+    private string Corpus(string text = "")
+    {
+        string path = PathOf("small.txt");
+        File.WriteAllText(path, text.Length > 0 ? text : Cli.SmallCorpus, new UTF8Encoding(false));
+        return path;
+    }
+
+    private string[] Train(string @out, params string[] extra) =>
+        ["train", "--corpus", Corpus(), "--layers", "2", "--hidden", "16", "--seq", "8", "--batch", "4", "--threads", "2",
+         "--lr-schedule", "constant", "--val-every", "5", "--sample-length", "0", "--out", PathOf(@out), .. extra];
+
+    private static double[] Losses(string log) =>
+        File.ReadLines(log).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("loss").GetDouble()).ToArray();
+
+    private static void AssertSameTensors(string expectedPath, string actualPath)
+    {
+        var expected = SafeTensorsFile.Read(expectedPath);
+        var actual = SafeTensorsFile.Read(actualPath);
+        Assert.Equal(expected.Tensors.Select(t => t.Name), actual.Tensors.Select(t => t.Name));
+        foreach (var tensor in expected.Tensors)
+            Assert.True(tensor.Data.Span.SequenceEqual(actual.Find(tensor.Name)!.Data.Span), $"tensor {tensor.Name} differs");
+    }
+
+    [Fact]
+    public void StopAndResume_IsBitIdenticalToOneRun()
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("whole.safetensors", "--steps", "24")));
+        Cli.AssertSucceeded(Cli.Run(Train("split.safetensors", "--steps", "13")));
+        var resumed = Cli.Run("train", "--resume", PathOf("split.last.safetensors"), "--steps", "24", "--out", PathOf("split.safetensors"), "--sample-length", "0");
+        Cli.AssertSucceeded(resumed);
+        Assert.Contains("at step 13 ", resumed.Err);
+
+        // The last-state checkpoints at step 24: every model and train.* tensor equal, bit for bit.
+        AssertSameTensors(PathOf("whole.last.safetensors"), PathOf("split.last.safetensors"));
+        Assert.Equal("24", SafeTensorsFile.Read(PathOf("split.last.safetensors")).Metadata["train.resume.step"]);
+        // The resumed run appended to the log: 24 per-step losses, identical to the uninterrupted run's.
+        Assert.Equal(Losses(PathOf("whole.safetensors.metrics.jsonl")), Losses(PathOf("split.safetensors.metrics.jsonl")));
+    }
+
+    [Fact]
+    public void Resume_WithChangedLearningRate_ReportsTheChange()
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "5")));
+        var result = Cli.Run("train", "--resume", PathOf("m.last.safetensors"), "--steps", "8", "--lr", "0.001", "--out", PathOf("m.safetensors"), "--sample-length", "0");
+        Cli.AssertSucceeded(result);
+        Assert.Contains("changed: --lr 0.003 -> 0.001, --steps 5 -> 8", result.Err);
+    }
+
+    [Theory]
+    [InlineData("--hidden", "32", "--hidden 32 contradicts")]
+    [InlineData("--batch", "8", "--batch 8 contradicts")]
+    [InlineData("--cell", "gru", "--cell gru contradicts")]
+    public void Resume_WithContradictingShape_IsRefused(string option, string value, string fragment)
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "5")));
+        var result = Cli.Run("train", "--resume", PathOf("m.last.safetensors"), option, value, "--steps", "8", "--out", PathOf("m.safetensors"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains(fragment, result.Err);
+        Assert.Contains("trained with " + option, result.Err);
+        Assert.Contains("hint: ", result.Err);
+    }
+
+    [Fact]
+    public void Resume_OnACorpusWithAnotherAlphabet_IsRefusedListingTheDifference()
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "5")));
+        string other = PathOf("other.txt");
+        File.WriteAllText(other, Cli.SmallCorpus + "Zebra!\n", new UTF8Encoding(false));
+        var result = Cli.Run("train", "--resume", PathOf("m.last.safetensors"), "--corpus", other, "--steps", "8", "--out", PathOf("m.safetensors"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("vocabulary differs", result.Err);
+        Assert.Contains("only in the corpus: '!Z'", result.Err);
+    }
+
+    [Fact]
+    public void Resume_FromAModelWithoutTrainingState_IsRefused()
+    {
+        var vocabulary = Vocabulary.FromText(Cli.SmallCorpus);
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, vocabulary.Count, 16, 2));
+        model.InitializeUniform(new Rng(1));
+        Checkpoint.Save(PathOf("bare.safetensors"), model, vocabulary);
+        var result = Cli.Run("train", "--resume", PathOf("bare.safetensors"), "--corpus", Corpus(), "--out", PathOf("m.safetensors"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("no training state", result.Err);
+        Assert.Contains("--init-from", result.Err);
+    }
+
+    [Fact]
+    public void Resume_AtTheEnd_AsksForMoreSteps()
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "5")));
+        var result = Cli.Run("train", "--resume", PathOf("m.last.safetensors"), "--out", PathOf("m.safetensors"));
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("already at step 5 of 5", result.Err);
+    }
+}
