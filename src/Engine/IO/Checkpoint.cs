@@ -3,6 +3,9 @@
 // that layout loads here. Metadata: charrnn.format "1", cell, layers, hidden (decimal strings) and vocab (a
 // JSON array of one-symbol strings in index order), plus any extra keys the caller adds (training config,
 // metrics). Loading validates every piece and throws InvalidDataException saying what is wrong.
+// Integrity: metadata charrnn.sha256 is the SHA-256 of every tensor's bytes in header order (which is file
+// order here), checked on load when present, so a flipped bit in the data is reported, not trained on;
+// files from other writers (PyTorch) have no checksum and load on validation alone.
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -16,6 +19,7 @@ public static class Checkpoint
 {
     public const string FormatVersion = "1";
     public const string FormatKey = "charrnn.format";
+    public const string ChecksumKey = "charrnn.sha256";
 
     public static void Save(string path, CharModel<float> model, Vocabulary vocabulary, IReadOnlyDictionary<string, string>? extraMetadata = null,
         IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)>? extraTensors = null)
@@ -35,7 +39,19 @@ public static class Checkpoint
         metadata["vocab"] = JsonSerializer.Serialize(vocabulary.Symbols, VocabJson.Default.IReadOnlyListString);
         var tensors = model.Layout.Tensors
             .Select(spec => (spec.Name, spec.Shape, (ReadOnlyMemory<float>)model.Parameters.AsMemory(spec.Offset, spec.Length)))
-            .Concat(extraTensors ?? []);
+            .Concat(extraTensors ?? []).ToList();
+        foreach (var (name, _, data) in tensors)
+        {
+            foreach (float v in data.Span)
+            {
+                if (!float.IsFinite(v)) throw new InvalidOperationException($"refusing to write a checkpoint whose tensor '{name}' holds NaN or infinity");
+            }
+        }
+        using (var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256))
+        {
+            foreach (var (_, _, data) in tensors) hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.Span));
+            metadata[ChecksumKey] = Convert.ToHexStringLower(hash.GetHashAndReset());
+        }
         SafeTensorsFile.WriteAtomic(path, metadata, tensors);
     }
 
@@ -59,7 +75,6 @@ public static class Checkpoint
         }
 
         string format = Require(FormatKey);
-        if (format != FormatVersion) throw Bad($"unknown checkpoint format version '{format}'; this build reads version {FormatVersion}");
         string cellName = Require("cell");
         CellKind cell = cellName switch
         {
@@ -94,6 +109,16 @@ public static class Checkpoint
             }
             values.CopyTo(model.View(spec));
         }
+        // Last, so a file with a specific fault (a NaN, a missing tensor) is named for that fault.
+        if (meta.TryGetValue(ChecksumKey, out var expectedChecksum))
+        {
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            foreach (var tensor in file.Tensors) hash.AppendData(tensor.Data.Span);
+            string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+            if (!string.Equals(actual, expectedChecksum, StringComparison.OrdinalIgnoreCase))
+                throw Bad("its tensor data does not match the checksum in its metadata: the file is damaged");
+        }
+        if (format != FormatVersion) throw Bad($"unknown checkpoint format version '{format}'; this build reads version {FormatVersion}");
         model.Pack();
         return new LoadedCheckpoint(model, vocabulary, meta, file);
     }

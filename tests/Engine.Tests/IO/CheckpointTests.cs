@@ -542,4 +542,29 @@ public sealed class CheckpointTests : IDisposable
         copy.Pack();
         return copy.Packed;
     }
+
+    // ---- checksum ------------------------------------------------------------------------------------------
+
+    [Fact]
+    public void Checkpoint_CarriesTheSha256OfItsTensorBytes()
+    {
+        byte[] bytes = ValidBytes();
+        var file = SafeTensorsFile.Parse(bytes, "valid");
+        using var sha = System.Security.Cryptography.SHA256.Create();
+        int dataStart = 8 + (int)BitConverter.ToUInt64(bytes, 0);
+        // Tensors are written back to back in header order, so the checksum covers the whole data section.
+        Assert.Equal(Convert.ToHexStringLower(sha.ComputeHash(bytes, dataStart, bytes.Length - dataStart)), file.Metadata[Checkpoint.ChecksumKey]);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1000)]
+    public void Checkpoint_WithAFlippedBitInItsData_IsReportedAsDamaged(int offsetIntoData)
+    {
+        byte[] bytes = ValidBytes();
+        int dataStart = 8 + (int)BitConverter.ToUInt64(bytes, 0);
+        // The lowest mantissa bit of a float: the value stays finite and plausible, only the checksum can tell.
+        bytes[dataStart + offsetIntoData / 4 * 4] ^= 1;
+        Assert.Contains("does not match the checksum", LoadFails(bytes).Message);
+    }
 }
