@@ -71,6 +71,8 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
             RecurrentDropout = Pick("--recurrent-dropout", Float("train.recurrent_dropout"), given.RecurrentDropout, F),
             Threads = Pick("--threads", Int("train.threads"), given.Threads, v => v.ToString(Invariant)),
             Steps = lengthGiven ? given.Steps : checkpointSteps,
+            ValEvery = given.Given.Contains("--val-every") ? given.ValEvery
+                : meta.TryGetValue("train.val_every", out var every) && int.TryParse(every, Invariant, out int e) ? e : null,
         };
         if (lengthGiven && given.Steps is long steps && steps != checkpointSteps) changes.Add($"--steps {checkpointSteps?.ToString(Invariant) ?? "unbounded"} -> {steps}");
         double best = meta.TryGetValue("train.best_val", out var b) && double.TryParse(b, NumberStyles.Float, Invariant, out double bv) ? bv : double.PositiveInfinity;

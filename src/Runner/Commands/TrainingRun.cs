@@ -2,6 +2,7 @@
 // best checkpoint and the metrics log. The engine's Trainer does the numerics; this owns the policy.
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using CharRnn.Engine.IO;
@@ -18,6 +19,7 @@ namespace CharRnn.Runner.Commands;
 public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextWriter error)
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+    private volatile int _signal; // set by SIGINT (2) or SIGTERM (15): finish the step, save, exit 128+signal
 
     public int Run()
     {
@@ -117,6 +119,15 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         double recentTrainLoss = double.NaN;
         string lastSample = "";
         long step = firstStep;
+        // Ctrl-C or SIGTERM: the step in progress finishes, the latest state is saved, and the run ends with
+        // 130 or 143 and the command that resumes it. A second signal while that happens exits at once.
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = _signal == 0;
+            _signal = context.Signal == PosixSignal.SIGTERM ? 15 : 2;
+        }
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         for (bool last = false; !last;)
         {
             step++;
@@ -124,8 +135,9 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             if (double.IsFinite(result.Loss)) recentTrainLoss = double.IsNaN(recentTrainLoss) ? result.Loss : 0.9 * recentTrainLoss + 0.1 * result.Loss;
             double elapsed = clock.Elapsed.TotalSeconds;
             double charsPerSecond = (step - firstStep) * charsPerStep / Math.Max(elapsed, 1e-9);
-            last = step == totalSteps || elapsed >= timeLimit;
-            bool validate = step % valEvery == 0 || elapsed >= nextTimedValidation || last;
+            bool interrupted = _signal != 0;
+            last = step == totalSteps || elapsed >= timeLimit || interrupted;
+            bool validate = !interrupted && (step % valEvery == 0 || elapsed >= nextTimedValidation || last);
             while (elapsed >= nextTimedValidation) nextTimedValidation += valInterval;
             double? validationLoss = null;
             if (validate && evaluator != null)
@@ -137,7 +149,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 $"{{\"step\": {step}, \"epoch\": {result.Epoch}, \"loss\": {Json(result.Loss)}, \"grad_norm\": {Json(result.GradientNorm)}, \"applied\": {(result.Applied ? "true" : "false")}, \"lr\": {trainer.Optimizer.LearningRate:R}, \"time_s\": {elapsed:F3}, \"chars_per_s\": {charsPerSecond:F0}{(validationLoss is double vl ? $", \"val_loss\": {Json(vl)}" : "")}}}"));
             history.Add(new StepRecord(step, elapsed, result.Loss, validationLoss));
 
-            double eta = Math.Min(bounded ? (totalSteps - step) * elapsed / step : double.PositiveInfinity, timeLimit - elapsed);
+            double eta = Math.Min(bounded ? (totalSteps - step) * elapsed / (step - firstStep) : double.PositiveInfinity, timeLimit - elapsed);
             double fraction = Math.Max(bounded ? step / (double)totalSteps : 0, double.IsFinite(timeLimit) ? elapsed / timeLimit : 0);
             string held = double.IsNaN(lastValidation) ? "-" : $"{lastValidation:F4} nats ({lastValidation / Math.Log(2):F3} bpc)";
             progress.Update(elapsed, bounded || double.IsFinite(timeLimit) ? fraction : double.NaN, string.Create(Invariant,
@@ -150,7 +162,8 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 bool improved = evaluator == null || score < best;
                 if (improved) best = Math.Min(best, score);
                 var checkpoint = new CheckpointInfo(corpusName, corpusHash, step, result.Epoch, lastValidation, best, elapsed, threads,
-                    scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture());
+                    scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture())
+                { ValEvery = valEvery == long.MaxValue ? null : valEvery };
                 SaveCheckpoint(lastPath, model, vocabulary, checkpoint);
                 if (improved)
                 {
@@ -169,6 +182,15 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         progress.Finish();
         log.Flush();
         double total = clock.Elapsed.TotalSeconds;
+        if (_signal != 0)
+        {
+            SaveCheckpoint(lastPath, model, vocabulary, new CheckpointInfo(corpusName, corpusHash, step, trainer.Epoch, lastValidation, best, total, threads,
+                scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture())
+                { ValEvery = valEvery == long.MaxValue ? null : valEvery });
+            error.WriteLine($"interrupted by {(_signal == 15 ? "SIGTERM" : "SIGINT")} after step {step:N0}: saved {lastPath}");
+            error.WriteLine($"resume with: charrnn train --resume {lastPath}");
+            return 128 + _signal;
+        }
         error.WriteLine(string.Create(Invariant,
             $"done: {step - firstStep:N0} steps in {Format(total)} ({(step - firstStep) * charsPerStep / total:N0} chars/s); best held-out {(double.IsInfinity(best) ? "-" : $"{best:F4} nats/char ({best / Math.Log(2):F4} bits/char)")}; checkpoint {outPath}"));
         if (lastSample.Length > 0)
@@ -198,7 +220,11 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         Path.Combine(Path.GetDirectoryName(outPath)!, Path.GetFileNameWithoutExtension(outPath) + ".last" + (Path.HasExtension(outPath) ? Path.GetExtension(outPath) : ".safetensors"));
 
     private sealed record CheckpointInfo(string CorpusName, string CorpusHash, long Step, int Epoch, double Validation, double Best, double Elapsed,
-        int Threads, string Schedule, long? TotalSteps, float LearningRateMin, TrainerState State);
+        int Threads, string Schedule, long? TotalSteps, float LearningRateMin, TrainerState State)
+    {
+        /// <summary>The validation cadence in steps, when it is by steps (a resumed run keeps it).</summary>
+        public long? ValEvery { get; init; }
+    }
 
     private void SaveCheckpoint(string path, CharModel<float> model, Vocabulary vocabulary, CheckpointInfo info)
     {
@@ -222,6 +248,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             ["train.recurrent_dropout"] = settings.RecurrentDropout.ToString("R", Invariant),
             ["train.forget_bias"] = settings.ForgetBias.ToString("R", Invariant),
             ["train.threads"] = info.Threads.ToString(Invariant),
+            ["train.val_every"] = info.ValEvery?.ToString(Invariant) ?? "",
         };
         if (!double.IsNaN(info.Validation)) metadata["val.nats_per_char"] = info.Validation.ToString("R", Invariant);
         if (double.IsFinite(info.Best)) metadata["train.best_val"] = info.Best.ToString("R", Invariant);
