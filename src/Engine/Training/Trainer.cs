@@ -62,6 +62,9 @@ public sealed class Trainer : IDisposable
     public int Window { get; private set; }
     public int WindowsPerEpoch => _batches.WindowsPerEpoch;
 
+    /// <summary>Multiplies the scheduled learning rate; the divergence guard lowers it after non-finite steps.</summary>
+    public float LearningRateScale { get; set; } = 1f;
+
     /// <summary>Bytes allocated on the worker threads so far (0 workers with one thread): for allocation tests.</summary>
     public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
 
@@ -99,7 +102,8 @@ public sealed class Trainer : IDisposable
         bool finite = double.IsFinite(loss) && double.IsFinite(norm);
         if (finite)
         {
-            if (Options.Schedule is LearningRateSchedule schedule) Optimizer.LearningRate = schedule.At(Step + 1);
+            float scheduled = Options.Schedule is LearningRateSchedule schedule ? schedule.At(Step + 1) : Options.LearningRate;
+            Optimizer.LearningRate = scheduled * LearningRateScale;
             Optimizer.Step(Model.Parameters, Gradients);
             Model.Pack();
         }

@@ -119,6 +119,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         double recentTrainLoss = double.NaN;
         string lastSample = "";
         long step = firstStep;
+        var guard = new DivergenceGuard(trainer);
         // Ctrl-C or SIGTERM: the step in progress finishes, the latest state is saved, and the run ends with
         // 130 or 143 and the command that resumes it. A second signal while that happens exits at once.
         void OnSignal(PosixSignalContext context)
@@ -131,7 +132,17 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         for (bool last = false; !last;)
         {
             step++;
-            StepResult result = trainer.TrainStep();
+            GuardedStep guarded = guard.Step();
+            StepResult result = guarded.Result;
+            if (guarded.Action == GuardAction.GaveUp)
+                throw new UserError($"training diverged: {guarded.Failures} steps with a non-finite loss or gradient (the last at step {step}); nothing after the last good checkpoint was saved",
+                    $"resume from {lastPath} with a lower --lr (or --clip), e.g. --lr {(settings.LearningRate / 4).ToString("G3", Invariant)}");
+            if (guarded.Action != GuardAction.Applied)
+            {
+                string reloaded = guarded.Action == GuardAction.Reloaded ? $", {guard.ReloadAfter} in a row: reloaded the last good state (step {trainer.Step})" : "";
+                progress.Message(string.Create(Invariant, $"warning: step {step} had a non-finite loss or gradient; update skipped, learning rate now x{guarded.LearningRateScale}{reloaded}"));
+            }
+            if (guarded.Action == GuardAction.Reloaded) step = trainer.Step;
             if (double.IsFinite(result.Loss)) recentTrainLoss = double.IsNaN(recentTrainLoss) ? result.Loss : 0.9 * recentTrainLoss + 0.1 * result.Loss;
             double elapsed = clock.Elapsed.TotalSeconds;
             double charsPerSecond = (step - firstStep) * charsPerStep / Math.Max(elapsed, 1e-9);
@@ -165,6 +176,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                     scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture())
                 { ValEvery = valEvery == long.MaxValue ? null : valEvery };
                 SaveCheckpoint(lastPath, model, vocabulary, checkpoint);
+                guard.MarkGood();
                 if (improved)
                 {
                     SaveCheckpoint(outPath, model, vocabulary, checkpoint);

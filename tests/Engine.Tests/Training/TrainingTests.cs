@@ -146,6 +146,54 @@ public class TrainingTests
         finally { File.Delete(path); }
     }
 
+    [Fact]
+    public void DivergenceGuard_InjectedNaN_SkipsHalvesTheRateThenReloadsTheLastGoodState()
+    {
+        string text = string.Concat(Enumerable.Repeat(Pangram, 10));
+        var (model, tokens) = Setup(CellKind.Lstm, text, hidden: 16, layers: 1, seed: 8);
+        using var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = 4, Steps = 8, Threads = 2 });
+        var guard = new DivergenceGuard(trainer, reloadAfter: 3, giveUpAfter: 10);
+        for (int i = 0; i < 4; i++) Assert.Equal(GuardAction.Applied, guard.Step().Action);
+        guard.MarkGood();
+        float[] good = (float[])model.Parameters.Clone();
+
+        model.View(model.Layout.HeadBias)[0] = float.NaN; // poison one bias every logit row uses: every step is now non-finite
+        model.Pack();
+        Assert.Equal(GuardAction.Skipped, guard.Step().Action);
+        Assert.Equal(GuardAction.Skipped, guard.Step().Action);
+        var third = guard.Step();
+        Assert.Equal(GuardAction.Reloaded, third.Action);
+        Assert.Equal(0.125f, third.LearningRateScale); // halved at each of the three failures
+        AssertBitwiseEqual(good, model.Parameters, "parameters after reloading the last good state");
+
+        var next = guard.Step();
+        Assert.Equal(GuardAction.Applied, next.Action);
+        Assert.True(double.IsFinite(next.Result.Loss));
+        Assert.Equal(0.125f * trainer.Options.LearningRate, trainer.Optimizer.LearningRate);
+        Assert.Equal(3, guard.Failures);
+    }
+
+    [Fact]
+    public void DivergenceGuard_PersistentNaN_GivesUpAfterTheBound()
+    {
+        string text = string.Concat(Enumerable.Repeat(Pangram, 10));
+        var (model, tokens) = Setup(CellKind.Gru, text, hidden: 16, layers: 1, seed: 8);
+        using var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = 4, Steps = 8 });
+        var guard = new DivergenceGuard(trainer, reloadAfter: 3, giveUpAfter: 10);
+        GuardAction action = GuardAction.Applied;
+        int steps = 0;
+        while (action != GuardAction.GaveUp && steps < 100)
+        {
+            model.View(model.Layout.HeadBias)[0] = float.NaN; // re-poisoned even after every reload
+            model.Pack();
+            action = guard.Step().Action;
+            steps++;
+        }
+        Assert.Equal(GuardAction.GaveUp, action);
+        Assert.Equal(10, steps);
+        Assert.Equal(10, guard.Failures);
+    }
+
     [Theory, MemberData(nameof(Cells))]
     public void Trainer_TwoThreads_FollowOneThread_UpToRounding(CellKind cell)
     {
