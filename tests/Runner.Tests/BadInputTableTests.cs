@@ -1,0 +1,112 @@
+// Every bad input a user can hand the runner, with the exact two lines it answers: `error: ...` saying what
+// is wrong (with the path, offset, characters or numbers involved) and `hint: ...` saying what to do. One
+// row per case; each row is its own test. {d} stands for the test's scratch directory.
+using System.Text;
+using CharRnn.Engine.IO;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Sampling;
+
+namespace CharRnn.Runner.Tests;
+
+public sealed class BadInputTableTests : IDisposable
+{
+    private const string ModelHint = "hint: --model needs a safetensors checkpoint written by 'charrnn train' or in the same layout by PyTorch";
+    private const string CorpusHint = "hint: --corpus needs a UTF-8 text file with at least a few characters";
+
+    public static TheoryData<string, string[], string, string> Table() => new()
+    {
+        { "missing file", ["train", "--corpus", "{d}/missing.txt"], "error: {d}/missing.txt: no such file", "hint: check the path given to --corpus" },
+        { "directory instead of file", ["train", "--corpus", "{d}/folder"], "error: {d}/folder: is a directory, not a text file", CorpusHint },
+        { "empty corpus", ["train", "--corpus", "{d}/empty.txt"], "error: {d}/empty.txt: the file is empty", CorpusHint },
+        { "binary file", ["train", "--corpus", "{d}/binary.txt"], "error: {d}/binary.txt: looks binary (NUL byte at offset 2), not UTF-8 text", CorpusHint },
+        { "invalid UTF-8", ["train", "--corpus", "{d}/latin1.txt"], "error: {d}/latin1.txt: invalid UTF-8 at byte offset 3", CorpusHint },
+        { "corpus too small for one window", ["train", "--corpus", "{d}/tiny.txt"],
+            "error: {d}/tiny.txt: 9 training characters is too few for one window of --batch 32 x --seq 64 (needs at least 2049)", "hint: use a smaller --batch or --seq, or a longer corpus" },
+        { "prime outside the vocabulary", ["sample", "--model", "{d}/good.safetensors", "--prime", "XYZ"],
+            "error: --prime has characters the model never saw: 'X' (U+0058), 'Y' (U+0059), 'Z' (U+005A)", "hint: remove them from the prime, or train on a corpus that contains them" },
+        { "truncated checkpoint", ["sample", "--model", "{d}/truncated.safetensors"],
+            "error: {d}/truncated.safetensors: not a valid safetensors file: tensor 'head.weight' ends at byte 4320 of a 4096-byte data section (truncated?)", ModelHint },
+        { "wrong magic (header length)", ["sample", "--model", "{d}/magic.safetensors"],
+            "error: {d}/magic.safetensors: not a valid safetensors file: header length 18446744073709551615 is outside 2..104857600", ModelHint },
+        { "header is not JSON", ["sample", "--model", "{d}/json.safetensors"],
+            "error: {d}/json.safetensors: not a valid safetensors file: header is not JSON ('#' is an invalid start of a value. LineNumber: 0 | BytePositionInLine: 0.)", ModelHint },
+        { "offsets outside the file", ["sample", "--model", "{d}/offsets.safetensors"],
+            "error: {d}/offsets.safetensors: not a valid safetensors file: tensor 'lstm.weight_ih_l0' ends at byte 1000000000 of a 4396-byte data section (truncated?)", ModelHint },
+        { "shapes inconsistent with metadata", ["sample", "--model", "{d}/shape.safetensors"],
+            "error: {d}/shape.safetensors: tensor 'lstm.weight_ih_l0' has shape [32, 19]; layers=1, hidden=9, vocab=19 need [36, 19]", ModelHint },
+        { "unknown format version", ["sample", "--model", "{d}/version.safetensors"],
+            "error: {d}/version.safetensors: unknown checkpoint format version '7'; this build reads version 1", ModelHint },
+        { "zero size", ["train", "--corpus", "{d}/ok.txt", "--hidden", "0"], "error: --hidden must be a positive integer, got 0", "hint: e.g. --hidden 64" },
+        { "negative size", ["train", "--corpus", "{d}/ok.txt", "--batch", "-4"], "error: --batch must be a positive integer, got -4", "hint: e.g. --batch 64" },
+        { "dropout outside [0, 1)", ["train", "--corpus", "{d}/ok.txt", "--dropout", "1"], "error: --dropout must be in [0, 1), got 1", "hint: e.g. --dropout 0.25 drops a quarter of the units while training" },
+        { "negative temperature", ["sample", "--model", "{d}/good.safetensors", "--temperature", "-1"],
+            "error: --temperature must be zero or positive, got -1", "hint: use 1 for the model's own distribution, 0.5 for safer text, 0 for greedy" },
+        { "output in a missing directory", ["train", "--corpus", "{d}/ok.txt", "--out", "{d}/nodir/m.safetensors"],
+            "error: {d}/nodir/m.safetensors: directory '{d}/nodir' does not exist", "hint: create it first (mkdir -p {d}/nodir) or choose another --out" },
+        { "no write permission", ["train", "--corpus", "{d}/ok.txt", "--out", "/sys/m.safetensors"],
+            "error: /sys/m.safetensors: cannot write to '/sys' (Access to the path '/sys/.charrnn-write-test-{pid}' is denied.)", "hint: choose a writable location for --out" },
+    };
+
+    private readonly string _directory = Cli.NewTempDirectory();
+
+    public void Dispose() => Cli.DeleteDirectory(_directory);
+
+    private string PathOf(string name) => Path.Combine(_directory, name);
+
+    /// <summary>The files the table refers to: corpora of every kind and checkpoints damaged in every way.</summary>
+    private void WriteInputs()
+    {
+        const string Ok = "hello world, this is a small corpus.\n";
+        File.WriteAllText(PathOf("ok.txt"), string.Concat(Enumerable.Repeat(Ok, 80)), new UTF8Encoding(false));
+        Directory.CreateDirectory(PathOf("folder"));
+        File.WriteAllBytes(PathOf("empty.txt"), []);
+        File.WriteAllBytes(PathOf("binary.txt"), "ab\0cd"u8.ToArray());
+        File.WriteAllBytes(PathOf("latin1.txt"), [(byte)'a', (byte)'b', (byte)'c', 0xFF, (byte)'d']);
+        File.WriteAllText(PathOf("tiny.txt"), "tiny corpus", new UTF8Encoding(false));
+
+        var vocabulary = Vocabulary.FromText(Ok);
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, vocabulary.Count, 8, 1));
+        model.InitializeUniform(new Rng(1));
+        Checkpoint.Save(PathOf("good.safetensors"), model, vocabulary);
+        byte[] good = File.ReadAllBytes(PathOf("good.safetensors"));
+        int headerLength = (int)BitConverter.ToUInt64(good, 0);
+        string header = Encoding.UTF8.GetString(good, 8, headerLength);
+
+        File.WriteAllBytes(PathOf("truncated.safetensors"), good[..(good.Length - 300)]);
+        byte[] magic = (byte[])good.Clone();
+        Array.Fill(magic, (byte)0xFF, 0, 8);
+        File.WriteAllBytes(PathOf("magic.safetensors"), magic);
+        WithHeader("json.safetensors", "#" + header[1..]);
+        WithHeader("offsets.safetensors", ReplaceFirstOffsetEnd(header));
+        WithHeader("shape.safetensors", header.Replace("\"hidden\":\"8\"", "\"hidden\":\"9\""));
+        WithHeader("version.safetensors", header.Replace("\"charrnn.format\":\"1\"", "\"charrnn.format\":\"7\""));
+
+        void WithHeader(string name, string newHeader)
+        {
+            byte[] text = Encoding.UTF8.GetBytes(newHeader.PadRight((newHeader.Length + 7) / 8 * 8));
+            File.WriteAllBytes(PathOf(name), [.. BitConverter.GetBytes((ulong)text.Length), .. text, .. good[(8 + headerLength)..]]);
+        }
+    }
+
+    /// <summary>The header with the first tensor's end offset pushed to 1e9 bytes.</summary>
+    private static string ReplaceFirstOffsetEnd(string header)
+    {
+        int at = header.IndexOf("\"data_offsets\":[", StringComparison.Ordinal) + "\"data_offsets\":[".Length;
+        int comma = header.IndexOf(',', at), close = header.IndexOf(']', comma);
+        return header[..(comma + 1)] + "1000000000" + header[close..];
+    }
+
+    [Theory, MemberData(nameof(Table))]
+    public void BadInput_AnswersWithExactlyThisErrorAndHint(string @case, string[] args, string error, string hint)
+    {
+        if (@case == "no write permission" && !OperatingSystem.IsLinux()) return; // /sys refuses writes even to root on Linux
+        WriteInputs();
+        string Fill(string s) => s.Replace("{d}", _directory).Replace("{pid}", Environment.ProcessId.ToString());
+        string[] filled = [.. args.Select(Fill), .. (args[0] == "train" && !args.Contains("--out") ? new[] { "--out", PathOf("m.safetensors") } : [])];
+        var result = Cli.Run(filled);
+        Assert.True(result.ExitCode != 0, $"{@case}: exit code 0");
+        Assert.Equal("", result.Out);
+        Assert.Equal(Fill(error) + Environment.NewLine + Fill(hint) + Environment.NewLine, result.Err);
+        Assert.False(File.Exists(PathOf("m.safetensors")), $"{@case}: a failed run wrote a checkpoint");
+    }
+}
