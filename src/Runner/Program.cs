@@ -20,6 +20,7 @@ public static class Program
             GradflowCommand.Create(output, error),
             DemoCommand.Create(output, error),
             PlotCommand.Create(output, error),
+            BenchCommand.Create(output, error),
         };
         ParseResult parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -274,3 +274,29 @@ public class ProgressTests
         Assert.DoesNotContain("\r", error.ToString());
     }
 }
+
+public class BenchTests
+{
+    [Fact]
+    public void Bench_Json_ReportsThroughputFlopsAndPeakShare()
+    {
+        var result = Cli.Run("bench", "--workload", "W4", "--seconds", "0.2", "--json");
+        Cli.AssertSucceeded(result);
+        using var json = System.Text.Json.JsonDocument.Parse(result.Out);
+        var root = json.RootElement;
+        Assert.True(root.GetProperty("fma_peak_gflops_1_thread").GetDouble() > 0);
+        var w4 = Assert.Single(root.GetProperty("workloads").EnumerateArray());
+        Assert.Equal("W4", w4.GetProperty("workload").GetString());
+        Assert.True(w4.GetProperty("chars_per_s").GetDouble() > 0);
+        Assert.InRange(w4.GetProperty("peak_share").GetDouble(), 0.0, 1.5); // a share of the peak measured in the same run
+    }
+
+    [Fact]
+    public void Bench_UnknownWorkload_FailsWithErrorAndHint()
+    {
+        var result = Cli.Run("bench", "--workload", "W9");
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: --workload 'W9' is not a workload", result.Err);
+        Assert.Contains("hint: use W1, W2, W3, W4 or all", result.Err);
+    }
+}

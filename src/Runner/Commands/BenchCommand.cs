@@ -1,0 +1,113 @@
+// charrnn bench: the performance issue's workloads end to end, in this process, beside the machine's FMA
+// peak measured in the same run. Training throughput is B*T characters per optimizer step (data, forward,
+// backward, clipping, Adam) after a warm-up step; sampling throughput is generated characters per second
+// at batch 1 and temperature 1 (logits, softmax, draw, next input). FLOP counts treat the one-hot input
+// product as dense (as the issue's 19.8 MFLOP/char for W1 does): forward 2 FLOP per weight per character,
+// training three times that (forward, and backward's two products).
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using CharRnn.Engine.Benchmarks;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
+using CharRnn.Engine.Sampling;
+using CharRnn.Engine.Training;
+using CharRnn.Runner.Cli;
+
+namespace CharRnn.Runner.Commands;
+
+public static class BenchCommand
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    private sealed record Workload(string Name, string What, bool Training, int Hidden, int Seq, int Batch);
+
+    private static readonly Workload[] Workloads =
+    [
+        new("W1", "train 2x512 LSTM, T=100, B=64", true, 512, 100, 64),
+        new("W2", "train 2x128 LSTM, T=50, B=50", true, 128, 50, 50),
+        new("W3", "sample batch 1, 2x512 LSTM", false, 512, 1, 1),
+        new("W4", "sample batch 1, 2x128 LSTM", false, 128, 1, 1),
+    ];
+
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var workload = new Option<string>("--workload") { Description = "W1, W2, W3, W4 or all", DefaultValueFactory = _ => "all" };
+        var threads = new Option<int?>("--threads") { Description = "threads for the training workloads (default: all cores)" };
+        var seconds = new Option<double>("--seconds") { Description = "measuring time per workload, after warm-up", DefaultValueFactory = _ => 10 };
+        var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
+        var command = new Command("bench", "Measure training and sampling throughput (chars/s, GFLOP/s, share of the measured FMA peak).") { workload, threads, seconds, json };
+        command.SetAction(parse =>
+        {
+            string name = parse.GetValue(workload)!;
+            var chosen = name.Equals("all", StringComparison.OrdinalIgnoreCase) ? Workloads : Workloads.Where(w => w.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToArray();
+            if (chosen.Length == 0) throw new UserError($"--workload '{name}' is not a workload", "use W1, W2, W3, W4 or all");
+            int threadCount = Inputs.Threads(parse.GetValue(threads));
+            double budget = parse.GetValue(seconds);
+            if (!(budget > 0 && budget <= 3600)) throw new UserError($"--seconds must be in (0, 3600], got {budget.ToString(Invariant)}", "e.g. --seconds 10");
+
+            error.WriteLine($"bench: {Environment.ProcessorCount} cores, SIMD {Simd.Describe()}; measuring the FMA peak...");
+            double peakOne = FmaPeak.Measure(1), peakAll = FmaPeak.Measure(threadCount);
+            var (text, _) = Inputs.Corpus(null);
+            var vocabulary = Vocabulary.FromText(text);
+            int[] tokens = vocabulary.Encode(text);
+            var results = new List<(Workload W, int Threads, double CharsPerSecond, double Gflops, double PeakShare)>();
+            foreach (var w in chosen)
+            {
+                var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, vocabulary.Count, w.Hidden, 2));
+                model.InitializeUniform(new Rng(1));
+                double flopsPerChar = (w.Training ? 6.0 : 2.0) * model.Layout.Tensors.Where(t => t.Shape.Length == 2).Sum(t => (double)t.Length);
+                int used = w.Training ? Math.Min(threadCount, w.Batch) : 1;
+                error.WriteLine($"{w.Name}: {w.What}, {used} thread{(used == 1 ? "" : "s")}...");
+                double rate = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, budget);
+                double gflops = rate * flopsPerChar / 1e9;
+                results.Add((w, used, rate, gflops, gflops / (used == 1 ? peakOne : peakAll)));
+            }
+
+            if (parse.GetValue(json))
+            {
+                var line = new StringBuilder();
+                line.Append(Invariant, $"{{\"cores\": {Environment.ProcessorCount}, \"simd\": \"{Simd.Best}\", \"fma_peak_gflops_1_thread\": {peakOne:F1}, \"fma_peak_gflops_{threadCount}_threads\": {peakAll:F1}, \"workloads\": [");
+                line.AppendJoin(", ", results.Select(r => string.Create(Invariant,
+                    $"{{\"workload\": \"{r.W.Name}\", \"threads\": {r.Threads}, \"chars_per_s\": {r.CharsPerSecond:F0}, \"gflops\": {r.Gflops:F2}, \"peak_share\": {r.PeakShare:F4}}}")));
+                line.Append("]}");
+                output.WriteLine(line.ToString());
+            }
+            else
+            {
+                output.WriteLine(string.Create(Invariant, $"FMA peak (fp32, {Simd.Best}): {peakOne:F1} GFLOP/s on 1 thread, {peakAll:F1} on {threadCount}"));
+                output.WriteLine($"{"workload",-40} {"threads",7} {"chars/s",10} {"GFLOP/s",8} {"of peak",8}");
+                foreach (var r in results)
+                    output.WriteLine(string.Create(Invariant, $"{r.W.Name + " " + r.W.What,-40} {r.Threads,7} {r.CharsPerSecond,10:N0} {r.Gflops,8:F1} {r.PeakShare,8:P0}"));
+            }
+            return 0;
+        });
+        return command;
+    }
+
+    private static double TrainRate(CharModel<float> model, int[] tokens, Workload w, int threads, double budget)
+    {
+        using var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = w.Batch, Steps = w.Seq, LearningRate = 2e-3f, ClipNorm = 5f, Threads = threads });
+        trainer.TrainStep(); // warm-up: compilation and first touch of every buffer
+        var clock = Stopwatch.StartNew();
+        int steps = 0;
+        do { trainer.TrainStep(); steps++; } while (clock.Elapsed.TotalSeconds < budget || steps < 3);
+        return (double)steps * w.Batch * w.Seq / clock.Elapsed.TotalSeconds;
+    }
+
+    private static double SampleRate(CharModel<float> model, double budget)
+    {
+        var sampler = new Sampler(model, seed: 1) { Temperature = 1f };
+        sampler.Prime([0]);
+        for (int i = 0; i < 200; i++) sampler.Next(); // warm-up
+        var clock = Stopwatch.StartNew();
+        long count = 0;
+        do
+        {
+            for (int i = 0; i < 100; i++) sampler.Next();
+            count += 100;
+        } while (clock.Elapsed.TotalSeconds < budget);
+        return count / clock.Elapsed.TotalSeconds;
+    }
+}
