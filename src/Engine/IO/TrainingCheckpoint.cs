@@ -17,6 +17,7 @@ public static class TrainingCheckpoint
         ["train.resume.window"] = state.Window.ToString(CultureInfo.InvariantCulture),
         ["train.adam.step"] = state.AdamStep.ToString(CultureInfo.InvariantCulture),
         ["train.mask_rng"] = string.Join(",", state.MaskRng.Select(w => w.ToString("x16", CultureInfo.InvariantCulture))),
+        ["train.lr_scale"] = state.LearningRateScale.ToString("R", CultureInfo.InvariantCulture),
     };
 
     public static IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)> Tensors(TrainerState state, int batch, int hidden)
@@ -53,13 +54,16 @@ public static class TrainingCheckpoint
         {
             if (!ulong.TryParse(words[i], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out maskState[i])) throw Bad("metadata 'train.mask_rng' is not a list of hexadecimal words");
         }
+        float scale = meta.TryGetValue("train.lr_scale", out var scaleText) ? (float.TryParse(scaleText, NumberStyles.Float, CultureInfo.InvariantCulture, out float sc) && sc > 0 && float.IsFinite(sc) ? sc
+            : throw Bad("metadata 'train.lr_scale' is not a positive number")) : 1f;
+        int Int(string key) => Long(key) <= int.MaxValue ? (int)Long(key) : throw Bad($"metadata '{key}' is out of range");
         int parameters = checkpoint.Model.Parameters.Length, size = batch * config.Hidden;
         bool lstm = config.Cell == Model.CellKind.Lstm;
         return new TrainerState(
-            Long("train.resume.step"), checked((int)Long("train.resume.epoch")), checked((int)Long("train.resume.window")), Long("train.adam.step"),
+            Long("train.resume.step"), Int("train.resume.epoch"), Int("train.resume.window"), Long("train.adam.step"),
             Tensor("train.adam.m", parameters), Tensor("train.adam.v", parameters),
             Enumerable.Range(0, config.Layers).Select(l => Tensor($"train.hidden_l{l}", size)).ToArray(),
             lstm ? Enumerable.Range(0, config.Layers).Select(l => Tensor($"train.cell_l{l}", size)).ToArray() : [],
-            maskState);
+            maskState, scale);
     }
 }

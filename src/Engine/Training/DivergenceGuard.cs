@@ -55,7 +55,9 @@ public sealed class DivergenceGuard
         if (Failures >= GiveUpAfter) return new GuardedStep(result, GuardAction.GaveUp, _trainer.LearningRateScale, Failures);
         if (_consecutive < ReloadAfter) return new GuardedStep(result, GuardAction.Skipped, _trainer.LearningRateScale, Failures);
         _goodParameters.CopyTo(_trainer.Model.Parameters, 0);
+        float lowered = _trainer.LearningRateScale;
         _trainer.Restore(_goodState!);
+        _trainer.LearningRateScale = lowered; // the state goes back; the lesson (a lower rate) stays
         _consecutive = 0;
         return new GuardedStep(result, GuardAction.Reloaded, _trainer.LearningRateScale, Failures);
     }

@@ -135,7 +135,7 @@ public sealed class Trainer : IDisposable
             }
         }
         return new TrainerState(Step, Epoch, Window, Optimizer.StepCount, (float[])Optimizer.FirstMoment.Clone(), (float[])Optimizer.SecondMoment.Clone(),
-            hiddenStates, cells, _masks.GetState());
+            hiddenStates, cells, _masks.GetState(), LearningRateScale);
     }
 
     /// <summary>Continues from a captured state (same data, options and model shapes; any thread count).</summary>
@@ -157,6 +157,7 @@ public sealed class Trainer : IDisposable
         state.FirstMoment.CopyTo(Optimizer.FirstMoment, 0);
         state.SecondMoment.CopyTo(Optimizer.SecondMoment, 0);
         _masks.SetState(state.MaskRng);
+        LearningRateScale = state.LearningRateScale;
         int hidden = Model.Config.Hidden;
         for (int l = 0; l < layers; l++)
         {

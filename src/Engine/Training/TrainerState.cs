@@ -13,4 +13,5 @@ public sealed record TrainerState(
     float[] SecondMoment,  // (P) Adam v
     float[][] Hidden,      // per layer (B, H) hidden state carried into the next window, streams in order
     float[][] Cell,        // per layer (B, H) LSTM cell state carried in; empty for GRU and RNN
-    ulong[] MaskRng);      // (16) the dropout mask generator
+    ulong[] MaskRng,       // (16) the dropout mask generator
+    float LearningRateScale = 1f); // what the divergence guard has lowered the scheduled rate to

@@ -37,6 +37,7 @@ public static class GradflowCommand
         command.SetAction(parse =>
         {
             int maxDistance = Inputs.Positive(parse.GetValue(distance), "--distance");
+            if (maxDistance > 100_000) throw new UserError($"--distance {maxDistance} is more steps than a probe can unroll (at most 100000)", "distances beyond a few hundred steps are where every cell's gradient has long vanished; try --distance 200");
             int windowCount = Inputs.Positive(parse.GetValue(windows), "--windows");
             string? svgPath = parse.GetValue(svg) is string s ? Inputs.OutputPath(s, "--svg") : null;
             var (text, corpusName) = Inputs.Corpus(parse.GetValue(corpus));

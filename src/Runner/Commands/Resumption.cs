@@ -23,10 +23,16 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
         var meta = loaded.Metadata;
         string Meta(string key) => meta.TryGetValue(key, out var v) ? v
             : throw new UserError($"{path}: the training state lacks metadata '{key}'", "resume from a checkpoint written by this version of charrnn train");
-        int Int(string key) => int.TryParse(Meta(key), NumberStyles.Integer, Invariant, out int v) ? v : throw new UserError($"{path}: metadata '{key}' is not an integer", "the checkpoint is damaged; resume from another one");
-        float Float(string key) => float.TryParse(Meta(key), NumberStyles.Float, Invariant, out float v) ? v : throw new UserError($"{path}: metadata '{key}' is not a number", "the checkpoint is damaged; resume from another one");
+        UserError Damaged(string key, string what) => new($"{path}: metadata '{key}' is not {what}", "the checkpoint is damaged; resume from another one");
+        int Int(string key) => int.TryParse(Meta(key), NumberStyles.Integer, Invariant, out int v) ? v : throw Damaged(key, "an integer");
+        float Float(string key) => float.TryParse(Meta(key), NumberStyles.Float, Invariant, out float v) ? v : throw Damaged(key, "a number");
+        double Double(string key) => double.TryParse(Meta(key), NumberStyles.Float, Invariant, out double v) ? v : throw Damaged(key, "a number");
+        ulong Seed() => ulong.TryParse(Meta("train.seed"), NumberStyles.Integer, Invariant, out ulong v) ? v : throw Damaged("train.seed", "an integer");
+        float? OptionalFloat(string key) => meta.TryGetValue(key, out var text) && text.Length > 0
+            ? (float.TryParse(text, NumberStyles.Float, Invariant, out float v) ? v : throw Damaged(key, "a number")) : null;
 
         var config = loaded.Model.Config;
+        var changes = new List<string>();
         var fixedValues = new (string Option, string Checkpoint, string Given)[]
         {
             ("--cell", config.ModuleName, given.Cell.ToLowerInvariant()),
@@ -34,7 +40,7 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
             ("--hidden", config.Hidden.ToString(Invariant), given.Hidden.ToString(Invariant)),
             ("--batch", Meta("train.batch"), given.Batch.ToString(Invariant)),
             ("--seq", Meta("train.seq"), given.Seq.ToString(Invariant)),
-            ("--val-fraction", double.Parse(Meta("train.val_fraction"), Invariant).ToString("R", Invariant), given.ValFraction.ToString("R", Invariant)),
+            ("--val-fraction", Double("train.val_fraction").ToString("R", Invariant), given.ValFraction.ToString("R", Invariant)),
             ("--seed", Meta("train.seed"), given.Seed.ToString(Invariant)),
         };
         foreach (var (option, inCheckpoint, asGiven) in fixedValues)
@@ -43,7 +49,6 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
                 throw new UserError($"{option} {asGiven} contradicts {path}, which was trained with {option} {inCheckpoint}", $"drop {option} to resume (a resumed run keeps its shapes and data split), or start a new run with --init-from");
         }
 
-        var changes = new List<string>();
         T Pick<T>(string option, T fromCheckpoint, T asGiven, Func<T, string> show)
         {
             if (!given.Given.Contains(option)) return fromCheckpoint;
@@ -52,29 +57,46 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
         }
         string F(float v) => v.ToString("R", Invariant);
         long? checkpointSteps = meta.TryGetValue("train.total_steps", out var total) && long.TryParse(total, Invariant, out long t) ? t : null;
-        bool lengthGiven = given.Given.Contains("--steps") || given.Given.Contains("--epochs") || given.Given.Contains("--time-limit");
+        float? checkpointLimit = OptionalFloat("train.time_limit_s");
+        // The run's length: --steps or --epochs replace the step bound, --time-limit the time bound (a fresh
+        // budget for this invocation); whatever is not given stays as the checkpoint had it.
+        bool stepsGiven = given.Given.Contains("--steps"), epochsGiven = given.Given.Contains("--epochs");
+        long? steps = stepsGiven ? given.Steps : epochsGiven ? null : checkpointSteps;
+        if (stepsGiven && given.Steps != checkpointSteps) changes.Add($"--steps {checkpointSteps?.ToString(Invariant) ?? "unbounded"} -> {given.Steps}");
+        if (epochsGiven) changes.Add($"--epochs {given.Epochs} (was {checkpointSteps?.ToString(Invariant) ?? "unbounded"} steps)");
+        TimeSpan? limit = given.Given.Contains("--time-limit") ? given.TimeLimit : checkpointLimit is float seconds ? TimeSpan.FromSeconds(seconds) : null;
+        if (given.Given.Contains("--time-limit") && given.TimeLimit?.TotalSeconds != checkpointLimit)
+            changes.Add($"--time-limit {(checkpointLimit is float old ? $"{old}s" : "none")} -> {given.TimeLimit?.TotalSeconds}s");
+        // A new --lr without --lr-min decays to a tenth of the new rate, not to the old floor.
+        float? lrMin = given.Given.Contains("--lr-min") ? given.LearningRateMin : given.Given.Contains("--lr") ? null : OptionalFloat("train.lr_min");
+        string checkpointOut = System.IO.Path.GetFileName(path).EndsWith(".last.safetensors", StringComparison.Ordinal)
+            ? path[..^".last.safetensors".Length] + ".safetensors" : path;
         var settings = given with
         {
             Corpus = given.Corpus ?? (Meta("corpus") == Inputs.DefaultCorpusName ? null : Meta("corpus")),
+            Out = given.Given.Contains("--out") ? given.Out : checkpointOut,
+            SampleLength = given.Given.Contains("--sample-length") ? given.SampleLength : meta.TryGetValue("train.sample_length", out var sl) && int.TryParse(sl, Invariant, out int n) ? n : given.SampleLength,
+            ForgetBias = OptionalFloat("train.forget_bias") ?? 0f,
+            Epochs = epochsGiven ? given.Epochs : null,
+            TimeLimit = limit,
             Cell = config.ModuleName,
             Layers = config.Layers,
             Hidden = config.Hidden,
             Batch = Int("train.batch"),
             Seq = Int("train.seq"),
-            ValFraction = double.Parse(Meta("train.val_fraction"), Invariant),
-            Seed = ulong.Parse(Meta("train.seed"), Invariant),
+            ValFraction = Double("train.val_fraction"),
+            Seed = Seed(),
             LearningRate = Pick("--lr", Float("train.lr"), given.LearningRate, F),
-            LearningRateMin = Pick<float?>("--lr-min", meta.TryGetValue("train.lr_min", out var min) ? float.Parse(min, Invariant) : null, given.LearningRateMin, v => v is float f ? F(f) : "default"),
+            LearningRateMin = lrMin,
             Schedule = Pick("--lr-schedule", Meta("train.lr_schedule"), given.Schedule, v => v ?? "default"),
             Clip = Pick("--clip", Float("train.clip"), given.Clip, F),
             Dropout = Pick("--dropout", Float("train.dropout"), given.Dropout, F),
             RecurrentDropout = Pick("--recurrent-dropout", Float("train.recurrent_dropout"), given.RecurrentDropout, F),
             Threads = Pick("--threads", Int("train.threads"), given.Threads, v => v.ToString(Invariant)),
-            Steps = lengthGiven ? given.Steps : checkpointSteps,
+            Steps = steps,
             ValEvery = given.Given.Contains("--val-every") ? given.ValEvery
                 : meta.TryGetValue("train.val_every", out var every) && int.TryParse(every, Invariant, out int e) ? e : null,
         };
-        if (lengthGiven && given.Steps is long steps && steps != checkpointSteps) changes.Add($"--steps {checkpointSteps?.ToString(Invariant) ?? "unbounded"} -> {steps}");
         double best = meta.TryGetValue("train.best_val", out var b) && double.TryParse(b, NumberStyles.Float, Invariant, out double bv) ? bv : double.PositiveInfinity;
         return new Resumption(path, loaded, settings, best, changes);
     }

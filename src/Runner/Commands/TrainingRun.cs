@@ -32,6 +32,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         string outPath = Inputs.OutputPath(settings.Out, "--out");
         string logPath = Inputs.OutputPath(settings.Log ?? outPath + ".metrics.jsonl", "--log");
         var (text, corpusName) = Inputs.Corpus(settings.Corpus);
+        if (settings.Corpus != null) corpusName = Path.GetFullPath(settings.Corpus); // recorded so --resume finds it from anywhere
 
         var vocabulary = Vocabulary.FromText(text);
         int[] tokens = vocabulary.Encode(text);
@@ -69,6 +70,8 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         if (scheduleKind == ScheduleKind.Cosine && !bounded)
             throw new UserError("--lr-schedule cosine needs a known number of steps", "add --steps or --epochs (with --time-limit as a safety stop if you like)");
         float lrMin = settings.LearningRateMin ?? settings.LearningRate / 10;
+        if (scheduleKind == ScheduleKind.Cosine && lrMin > settings.LearningRate)
+            throw new UserError($"--lr-min {lrMin.ToString(Invariant)} is above --lr {settings.LearningRate.ToString(Invariant)}", "the cosine schedule decays from --lr down to --lr-min; give a smaller --lr-min");
         var lrSchedule = scheduleKind == ScheduleKind.Cosine ? new LearningRateSchedule(ScheduleKind.Cosine, settings.LearningRate, lrMin, totalSteps) : LearningRateSchedule.Constant(settings.LearningRate);
         using var trainer = new Trainer(model, train, new TrainerOptions
         {
@@ -107,10 +110,22 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             error.WriteLine($"resume  {resumption.Path} at step {firstStep:N0} (epoch {trainer.Epoch + 1}, window {trainer.Window + 1} of {trainer.WindowsPerEpoch}); " +
                 (resumption.Changes.Count == 0 ? "no settings changed" : "changed: " + string.Join(", ", resumption.Changes)));
             if (storedHash != corpusHash) error.WriteLine("note    the corpus differs from the one this checkpoint trained on (same alphabet); continuing on the new text");
+            string newest = LastPath(outPath);
+            if (newest != Path.GetFullPath(resumption.Path) && File.Exists(newest)
+                && Checkpoint.Load(newest).Metadata.TryGetValue("train.resume.step", out var newestStep) && long.TryParse(newestStep, Invariant, out long later) && later > firstStep)
+                error.WriteLine($"note    {newest} is at step {later:N0}, later than this checkpoint; steps after {firstStep:N0} will be trained again and overwrite it");
+        }
+        // A resumed run keeps the log's records up to its starting step (later ones belong to an abandoned
+        // future) and redraws the chart from them.
+        var history = new List<StepRecord>();
+        if (resumption != null && File.Exists(logPath))
+        {
+            var kept = File.ReadLines(logPath).Where(line => line.Length > 0).TakeWhile(line => LoggedStep(line) <= firstStep).ToList();
+            AtomicFile.WriteAllText(logPath, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
+            try { history.AddRange(PlotCommand.Read(logPath)); } catch (UserError) { }
         }
         using var log = new StreamWriter(logPath, append: resumption != null, new UTF8Encoding(false));
         string plotPath = outPath + ".loss.svg";
-        var history = new List<StepRecord>();
         var progress = Progress.For(error);
         var clock = Stopwatch.StartNew();
         double best = resumption?.Best ?? double.PositiveInfinity, lastValidation = double.NaN;
@@ -175,12 +190,12 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 var checkpoint = new CheckpointInfo(corpusName, corpusHash, step, result.Epoch, lastValidation, best, elapsed, threads,
                     scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture())
                 { ValEvery = valEvery == long.MaxValue ? null : valEvery };
-                SaveCheckpoint(lastPath, model, vocabulary, checkpoint);
-                guard.MarkGood();
-                if (improved)
+                // A skipped (non-finite) step may have left NaN in the carried state: nothing is saved from it.
+                if (result.Applied && TrySave(lastPath, model, vocabulary, checkpoint, progress))
                 {
-                    SaveCheckpoint(outPath, model, vocabulary, checkpoint);
-                    progress.Message($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
+                    guard.MarkGood();
+                    if (improved && TrySave(outPath, model, vocabulary, checkpoint, progress))
+                        progress.Message($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
                 }
                 log.Flush();
                 AtomicFile.WriteAllText(plotPath, LossPlot.Svg(history, $"{config.Layers}x{config.Hidden} {config.ModuleName} on {Path.GetFileName(settings.Corpus ?? "alice")}"));
@@ -196,9 +211,9 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         double total = clock.Elapsed.TotalSeconds;
         if (_signal != 0)
         {
-            SaveCheckpoint(lastPath, model, vocabulary, new CheckpointInfo(corpusName, corpusHash, step, trainer.Epoch, lastValidation, best, total, threads,
+            TrySave(lastPath, model, vocabulary, new CheckpointInfo(corpusName, corpusHash, step, trainer.Epoch, lastValidation, best, total, threads,
                 scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture())
-                { ValEvery = valEvery == long.MaxValue ? null : valEvery });
+                { ValEvery = valEvery == long.MaxValue ? null : valEvery }, progress);
             error.WriteLine($"interrupted by {(_signal == 15 ? "SIGTERM" : "SIGINT")} after step {step:N0}: saved {lastPath}");
             error.WriteLine($"resume with: charrnn train --resume {lastPath}");
             return 128 + _signal;
@@ -225,6 +240,27 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         var model = new CharModel<float>(new ModelConfig(cellKind, vocabulary.Count, settings.Hidden, settings.Layers));
         model.InitializeUniform(new Rng(settings.Seed), settings.ForgetBias);
         return model;
+    }
+
+    /// <summary>Saves, or explains on standard error why not (a non-finite value is never written); true if saved.</summary>
+    private bool TrySave(string path, CharModel<float> model, Vocabulary vocabulary, CheckpointInfo info, Progress progress)
+    {
+        try
+        {
+            SaveCheckpoint(path, model, vocabulary, info);
+            return true;
+        }
+        catch (InvalidOperationException e)
+        {
+            progress.Message($"warning: {path} not written: {e.Message}");
+            return false;
+        }
+    }
+
+    private static long LoggedStep(string line)
+    {
+        try { using var json = System.Text.Json.JsonDocument.Parse(line); return json.RootElement.GetProperty("step").GetInt64(); }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException) { return long.MaxValue; }
     }
 
     /// <summary>The latest-state checkpoint beside the best one: alice.safetensors -> alice.last.safetensors.</summary>
@@ -261,6 +297,8 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             ["train.forget_bias"] = settings.ForgetBias.ToString("R", Invariant),
             ["train.threads"] = info.Threads.ToString(Invariant),
             ["train.val_every"] = info.ValEvery?.ToString(Invariant) ?? "",
+            ["train.time_limit_s"] = settings.TimeLimit?.TotalSeconds.ToString("R", Invariant) ?? "",
+            ["train.sample_length"] = settings.SampleLength.ToString(Invariant),
         };
         if (!double.IsNaN(info.Validation)) metadata["val.nats_per_char"] = info.Validation.ToString("R", Invariant);
         if (double.IsFinite(info.Best)) metadata["train.best_val"] = info.Best.ToString("R", Invariant);
