@@ -29,10 +29,11 @@ public static class FmaPeak
         int lanes;
         do
         {
-            sink += Vector512.IsHardwareAccelerated ? Run512(Rounds) : Vector256.IsHardwareAccelerated ? Run256(Rounds) : Run128(Rounds);
+            sink += Vector512.IsHardwareAccelerated ? Run512(Rounds) : Vector256.IsHardwareAccelerated ? Run256(Rounds)
+                : Vector128.IsHardwareAccelerated ? Run128(Rounds) : RunScalar(Rounds);
             rounds += Rounds;
         } while (clock.Elapsed.TotalSeconds < seconds);
-        lanes = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 4;
+        lanes = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : Vector128.IsHardwareAccelerated ? 4 : 1;
         GC.KeepAlive(sink);
         return rounds * 12.0 * lanes * 2 / clock.Elapsed.TotalSeconds / 1e9;
     }
@@ -65,6 +66,20 @@ public static class FmaPeak
             c9 = Vector512.FusedMultiplyAdd(c9, a, b); c10 = Vector512.FusedMultiplyAdd(c10, a, b); c11 = Vector512.FusedMultiplyAdd(c11, a, b);
         }
         return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+    }
+
+    /// <summary>Without SIMD (DOTNET_EnableHWIntrinsic=0) the kernels run scalar code: multiply and add, 2 FLOP.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float RunScalar(int rounds)
+    {
+        float a = 0.999f, b = 1e-7f;
+        float c0 = 1, c1 = 1, c2 = 1, c3 = 1, c4 = 1, c5 = 1, c6 = 1, c7 = 1, c8 = 1, c9 = 1, c10 = 1, c11 = 1;
+        for (int i = 0; i < rounds; i++)
+        {
+            c0 = c0 * a + b; c1 = c1 * a + b; c2 = c2 * a + b; c3 = c3 * a + b; c4 = c4 * a + b; c5 = c5 * a + b;
+            c6 = c6 * a + b; c7 = c7 * a + b; c8 = c8 * a + b; c9 = c9 * a + b; c10 = c10 * a + b; c11 = c11 * a + b;
+        }
+        return c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

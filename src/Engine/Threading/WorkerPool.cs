@@ -1,7 +1,7 @@
 // A fixed team of threads that run one indexed job together and meet at the end: the caller's thread takes
 // part 0 and parts 1..N-1 go to long-lived workers, so a training step costs two handoffs per worker and
-// no allocation (no tasks, closures or thread-pool queues). Waits spin briefly and then block
-// (ManualResetEventSlim), so a core shared with another process is handed back instead of burned.
+// no allocation (no tasks, closures or thread-pool queues). Waits spin briefly and then block (Signal,
+// below), so a core shared with another process is handed back instead of burned.
 // Deliberately not here: work stealing or uneven parts; callers split work into equal shares.
 using System.Runtime.ExceptionServices;
 
@@ -10,8 +10,8 @@ namespace CharRnn.Engine.Threading;
 public sealed class WorkerPool : IDisposable
 {
     private readonly Thread[] _threads;
-    private readonly ManualResetEventSlim[] _start;
-    private readonly ManualResetEventSlim[] _finished;
+    private readonly Signal[] _start;
+    private readonly Signal[] _finished;
     private readonly ExceptionDispatchInfo?[] _failures;
     private readonly long[] _allocated; // (Parts-1) bytes each worker thread has allocated, as of its last job
     private Action<int>? _job;
@@ -22,20 +22,17 @@ public sealed class WorkerPool : IDisposable
         if (parts < 1) throw new ArgumentOutOfRangeException(nameof(parts), parts, "a pool needs at least one part");
         Parts = parts;
         _threads = new Thread[parts - 1];
-        _start = new ManualResetEventSlim[parts - 1];
-        _finished = new ManualResetEventSlim[parts - 1];
+        _start = new Signal[parts - 1];
+        _finished = new Signal[parts - 1];
         _failures = new ExceptionDispatchInfo?[parts];
         _allocated = new long[parts - 1];
         for (int w = 0; w < parts - 1; w++)
         {
-            _start[w] = new ManualResetEventSlim(false, spinCount: 2000);
-            _finished[w] = new ManualResetEventSlim(false, spinCount: 2000);
+            _start[w] = new Signal();
+            _finished[w] = new Signal();
             int part = w + 1;
             _threads[w] = new Thread(() => WorkerLoop(part)) { IsBackground = true, Name = $"charrnn worker {part}" };
             _threads[w].Start();
-            // ManualResetEventSlim allocates its lock object the first time a wait blocks. Block once here,
-            // briefly, so that allocation happens now and never inside a training step.
-            _finished[w].Wait(1);
         }
     }
 
@@ -60,11 +57,7 @@ public sealed class WorkerPool : IDisposable
         _job = job;
         for (int w = 0; w < _start.Length; w++) _start[w].Set();
         Execute(0);
-        for (int w = 0; w < _finished.Length; w++)
-        {
-            _finished[w].Wait();
-            _finished[w].Reset();
-        }
+        for (int w = 0; w < _finished.Length; w++) _finished[w].WaitAndReset();
         _job = null;
         for (int p = 0; p < Parts; p++)
         {
@@ -80,8 +73,7 @@ public sealed class WorkerPool : IDisposable
         var start = _start[part - 1];
         while (true)
         {
-            start.Wait();
-            start.Reset();
+            start.WaitAndReset();
             if (_disposed) return;
             Execute(part);
             _allocated[part - 1] = GC.GetAllocatedBytesForCurrentThread();
@@ -101,7 +93,39 @@ public sealed class WorkerPool : IDisposable
         _disposed = true;
         foreach (var start in _start) start.Set();
         foreach (var thread in _threads) thread.Join();
-        foreach (var e in _start) e.Dispose();
-        foreach (var e in _finished) e.Dispose();
+    }
+
+    /// <summary>
+    /// A one-waiter, one-setter auto-reset event that allocates nothing, ever: the waiter spins until the next
+    /// spin would yield, then blocks on a monitor (ManualResetEventSlim would allocate its lock object the
+    /// first time a wait blocks, which can happen in the middle of training).
+    /// </summary>
+    private sealed class Signal
+    {
+        private readonly object _gate = new();
+        private volatile bool _set;
+
+        public void Set()
+        {
+            lock (_gate)
+            {
+                _set = true;
+                Monitor.Pulse(_gate);
+            }
+        }
+
+        public void WaitAndReset()
+        {
+            var spinner = new SpinWait();
+            while (!_set && !spinner.NextSpinWillYield) spinner.SpinOnce();
+            if (!_set)
+            {
+                lock (_gate)
+                {
+                    while (!_set) Monitor.Wait(_gate);
+                }
+            }
+            _set = false;
+        }
     }
 }
