@@ -15,7 +15,7 @@ public sealed class Sampler
     private readonly float[] _sortKeys;      // (V) negated probabilities, sorted ascending = most likely first
     private readonly int[] _order;           // (V) symbol indices in that order
     private readonly int[] _tokens;          // (Count) the symbols fed at the next step
-    private readonly Rng[] _rngs;            // (Count) stream i draws from Rng(seed + i): stream 0 is the single-stream sampler
+    private readonly Rng[] _rngs;            // (Count) stream 0 draws from Rng(seed), as the single-stream sampler does
     private readonly int _vocab;
 
     public Sampler(CharModel<float> model, ulong seed, int count = 1)
@@ -30,7 +30,8 @@ public sealed class Sampler
         _order = new int[_vocab];
         _tokens = new int[count];
         _rngs = new Rng[count];
-        for (int i = 0; i < count; i++) _rngs[i] = new Rng(seed + (ulong)i);
+        // Stream i > 0 from seed ^ (i * golden ratio): unlike seed + i, --seed 5 --count 3 shares no stream with --seed 6.
+        for (int i = 0; i < count; i++) _rngs[i] = new Rng(seed ^ (0x9E3779B97F4A7C15UL * (ulong)i));
     }
 
     /// <summary>Independent streams sampled together.</summary>
