@@ -4,7 +4,7 @@
 // windows continue each stream, which is what makes carrying the hidden state across them meaningful.
 namespace CharRnn.Engine.Training;
 
-public sealed class CorpusBatches
+public sealed class CorpusBatches : ITrainingWindows
 {
     private readonly int[] _tokens;
     private readonly int _streamLength;

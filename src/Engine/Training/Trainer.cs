@@ -16,7 +16,7 @@ public readonly record struct StepResult(long Step, int Epoch, double Loss, doub
 
 public sealed class Trainer : IDisposable
 {
-    private readonly CorpusBatches _batches;
+    private readonly ITrainingWindows _batches;
     private readonly Share[] _shares;
     private readonly WorkerPool? _pool;
     private readonly Action<int> _runShare; // cached so a step creates no delegate
@@ -34,10 +34,18 @@ public sealed class Trainer : IDisposable
     }
 
     public Trainer(CharModel<float> model, int[] trainTokens, TrainerOptions options)
+        : this(model, new CorpusBatches(trainTokens, options.Validated().Batch, options.Steps), options)
+    {
+    }
+
+    /// <summary>Training over windows from any source (a token file for corpora too large for memory).</summary>
+    public Trainer(CharModel<float> model, ITrainingWindows windows, TrainerOptions options)
     {
         Options = options.Validated();
         Model = model;
-        _batches = new CorpusBatches(trainTokens, options.Batch, options.Steps);
+        if (windows.Batch != options.Batch || windows.Steps != options.Steps)
+            throw new ArgumentException($"windows of {windows.Batch} x {windows.Steps} do not match batch {options.Batch} x steps {options.Steps}", nameof(windows));
+        _batches = windows;
         Gradients = new float[model.Parameters.Length];
         Optimizer = new Adam(model.Parameters.Length, options.LearningRate);
         _masks = new MaskRng(options.Seed ^ 0xD50F_0A75_D50F_0A75UL); // its own stream: dropout never shifts other draws

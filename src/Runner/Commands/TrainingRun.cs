@@ -31,18 +31,24 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         catch (ArgumentException) { throw new UserError($"--cell '{settings.Cell}' is not a known cell", "use lstm, gru or rnn"); }
         string outPath = Inputs.OutputPath(settings.Out, "--out");
         string logPath = Inputs.OutputPath(settings.Log ?? outPath + ".metrics.jsonl", "--log");
-        var (text, corpusName) = Inputs.Corpus(settings.Corpus);
+        // A corpus of StreamFromBytes or more is never held as text: it is tokenised to a file beside the
+        // output and read a window at a time (StreamedCorpus); smaller ones are simply read into memory.
+        using var streamed = Streamed(settings.Corpus, outPath);
+        var (text, corpusName) = streamed == null ? Inputs.Corpus(settings.Corpus) : ("", settings.Corpus!);
         if (settings.Corpus != null) corpusName = Path.GetFullPath(settings.Corpus); // recorded so --resume finds it from anywhere
 
-        var vocabulary = Vocabulary.FromText(text);
-        int[] tokens = vocabulary.Encode(text);
-        int trainLength = (int)Math.Floor(tokens.Length * (1 - settings.ValFraction));
-        int[] train = tokens[..trainLength], validation = tokens[trainLength..];
+        var vocabulary = streamed?.Vocabulary ?? Vocabulary.FromText(text);
+        int[] tokens = streamed == null ? vocabulary.Encode(text) : [];
+        long totalLength = streamed?.Length ?? tokens.Length;
+        long trainLength = (long)Math.Floor(totalLength * (1 - settings.ValFraction));
+        int[] train = streamed == null ? tokens[..(int)trainLength] : [];
+        // A streamed corpus validates on the first StreamedValidationChars of its held-out part, not all of it.
+        int[] validation = streamed == null ? tokens[(int)trainLength..] : streamed.ReadTokens(trainLength, (int)Math.Min(totalLength - trainLength, StreamedValidationChars));
         if (settings.ValFraction > 0 && validation.Length < 2)
-            throw new UserError($"the validation split holds {validation.Length} characters of {tokens.Length}", "use a longer corpus or a larger --val-fraction (or 0 to skip validation)");
+            throw new UserError($"the validation split holds {validation.Length} characters of {totalLength}", "use a longer corpus or a larger --val-fraction (or 0 to skip validation)");
         long needed = CorpusBatches.MinimumCharacters(settings.Batch, settings.Seq);
-        if (train.Length < needed)
-            throw new UserError($"{corpusName}: {train.Length} training characters is too few for one window of --batch {settings.Batch} x --seq {settings.Seq} (needs at least {needed})",
+        if (trainLength < needed)
+            throw new UserError($"{corpusName}: {trainLength} training characters is too few for one window of --batch {settings.Batch} x --seq {settings.Seq} (needs at least {needed})",
                 "use a smaller --batch or --seq, or a longer corpus");
 
         if (resumption != null)
@@ -59,7 +65,8 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         int threads = Math.Min(settings.Threads, settings.Batch);
         // The run ends at a step count (--steps, --epochs or the default epochs) or at --time-limit, whichever
         // comes first; a time limit alone runs until it expires.
-        long windowsPerEpoch = new CorpusBatches(train, settings.Batch, settings.Seq).WindowsPerEpoch;
+        ITrainingWindows windows = streamed?.Windows(trainLength, settings.Batch, settings.Seq) ?? new CorpusBatches(train, settings.Batch, settings.Seq);
+        long windowsPerEpoch = windows.WindowsPerEpoch;
         long? epochs = settings.Epochs ?? (settings.TimeLimit == null ? TrainSettings.DefaultEpochs : null);
         long totalSteps = settings.Steps ?? (epochs is long e ? e * windowsPerEpoch : long.MaxValue);
         bool bounded = totalSteps != long.MaxValue;
@@ -73,7 +80,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         if (scheduleKind == ScheduleKind.Cosine && lrMin > settings.LearningRate)
             throw new UserError($"--lr-min {lrMin.ToString(Invariant)} is above --lr {settings.LearningRate.ToString(Invariant)}", "the cosine schedule decays from --lr down to --lr-min; give a smaller --lr-min");
         var lrSchedule = scheduleKind == ScheduleKind.Cosine ? new LearningRateSchedule(ScheduleKind.Cosine, settings.LearningRate, lrMin, totalSteps) : LearningRateSchedule.Constant(settings.LearningRate);
-        using var trainer = new Trainer(model, train, new TrainerOptions
+        using var trainer = new Trainer(model, windows, new TrainerOptions
         {
             Batch = settings.Batch, Steps = settings.Seq, LearningRate = settings.LearningRate, ClipNorm = settings.Clip, Seed = settings.Seed,
             Dropout = new Dropout(settings.Dropout, settings.RecurrentDropout), Threads = threads, Schedule = lrSchedule,
@@ -93,9 +100,9 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         double nextTimedValidation = valInterval;
         var evaluator = validation.Length >= 2 ? new Evaluator(model) : null;
         var config = model.Config;
-        string corpusHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+        string corpusHash = streamed?.Sha256 ?? Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
-        error.WriteLine($"corpus  {corpusName}: {tokens.Length:N0} chars, vocabulary {vocabulary.Count}, train {train.Length:N0} / validation {validation.Length:N0}");
+        error.WriteLine($"corpus  {corpusName}: {totalLength:N0} chars, vocabulary {vocabulary.Count}, train {trainLength:N0} / validation {validation.Length:N0}{(streamed != null ? " (streamed from a token file; validation on the held-out part's first characters)" : "")}");
         error.WriteLine($"model   {config.Layers}x{config.Hidden} {config.ModuleName}, {model.Parameters.Length:N0} parameters; SIMD {Simd.Describe()}");
         string length = (bounded ? $"{totalSteps:N0} steps" : "until the time limit") + (settings.TimeLimit is TimeSpan limit && bounded ? $" or {Format(limit.TotalSeconds)}" : settings.TimeLimit is TimeSpan only ? $" ({Format(only.TotalSeconds)})" : "");
         string schedule = double.IsFinite(valInterval) ? $"every {Format(valInterval)}" : $"every {valEvery} steps";
@@ -240,6 +247,19 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         var model = new CharModel<float>(new ModelConfig(cellKind, vocabulary.Count, settings.Hidden, settings.Layers));
         model.InitializeUniform(new Rng(settings.Seed), settings.ForgetBias);
         return model;
+    }
+
+    /// <summary>Corpora from this size on are streamed; CHARRNN_STREAM_FROM_BYTES overrides it (tests use small files).</summary>
+    public static long StreamFromBytes =>
+        long.TryParse(Environment.GetEnvironmentVariable("CHARRNN_STREAM_FROM_BYTES"), NumberStyles.Integer, Invariant, out long bytes) && bytes > 0 ? bytes : 64L << 20;
+
+    private const int StreamedValidationChars = 50_000;
+
+    private static StreamedCorpus? Streamed(string? path, string outPath)
+    {
+        if (path == null || !File.Exists(path) || new FileInfo(path).Length < StreamFromBytes) return null;
+        try { return StreamedCorpus.Open(path, outPath + ".tokens"); }
+        catch (InvalidDataException e) { throw new UserError(e.Message, "--corpus needs a UTF-8 text file with at least a few characters"); }
     }
 
     /// <summary>Saves, or explains on standard error why not (a non-finite value is never written); true if saved.</summary>
