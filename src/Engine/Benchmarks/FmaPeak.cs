@@ -5,6 +5,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using CharRnn.Engine.Numerics;
 
 namespace CharRnn.Engine.Benchmarks;
 
@@ -20,52 +21,47 @@ public static class FmaPeak
         return rates.Sum();
     }
 
-    private static double OneThread(double seconds)
+    private static double OneThread(double seconds) =>
+        Ops512.IsAccelerated ? Rate<Ops512, Vector512<float>>(seconds)
+        : Ops256.IsAccelerated ? Rate<Ops256, Vector256<float>>(seconds)
+        : Ops128.IsAccelerated ? Rate<Ops128, Vector128<float>>(seconds)
+        : ScalarRate(seconds);
+
+    private static double Rate<TOps, TVec>(double seconds) where TOps : IVectorOps<TVec> where TVec : struct =>
+        Timed(seconds, rounds => Run<TOps, TVec>(rounds), TOps.Count);
+
+    private static double ScalarRate(double seconds) => Timed(seconds, RunScalar, 1);
+
+    /// <summary>GFLOP/s of `run` (12 FMAs of `lanes` lanes per round) repeated for about `seconds`.</summary>
+    private static double Timed(double seconds, Func<int, float> run, int lanes)
     {
         const int Rounds = 1 << 16; // FMA rounds between clock reads
         long rounds = 0;
         float sink = 0;
         var clock = Stopwatch.StartNew();
-        int lanes;
         do
         {
-            sink += Vector512.IsHardwareAccelerated ? Run512(Rounds) : Vector256.IsHardwareAccelerated ? Run256(Rounds)
-                : Vector128.IsHardwareAccelerated ? Run128(Rounds) : RunScalar(Rounds);
+            sink += run(Rounds);
             rounds += Rounds;
         } while (clock.Elapsed.TotalSeconds < seconds);
-        lanes = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : Vector128.IsHardwareAccelerated ? 4 : 1;
         GC.KeepAlive(sink);
         return rounds * 12.0 * lanes * 2 / clock.Elapsed.TotalSeconds / 1e9;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Run256(int rounds)
+    private static float Run<TOps, TVec>(int rounds) where TOps : IVectorOps<TVec> where TVec : struct
     {
-        var a = Vector256.Create(0.999f); var b = Vector256.Create(1e-7f);
-        Vector256<float> c0 = Vector256.Create(1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+        TVec a = TOps.Broadcast(0.999f), b = TOps.Broadcast(1e-7f);
+        TVec c0 = TOps.Broadcast(1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
         for (int i = 0; i < rounds; i++)
         {
-            c0 = Vector256.FusedMultiplyAdd(c0, a, b); c1 = Vector256.FusedMultiplyAdd(c1, a, b); c2 = Vector256.FusedMultiplyAdd(c2, a, b);
-            c3 = Vector256.FusedMultiplyAdd(c3, a, b); c4 = Vector256.FusedMultiplyAdd(c4, a, b); c5 = Vector256.FusedMultiplyAdd(c5, a, b);
-            c6 = Vector256.FusedMultiplyAdd(c6, a, b); c7 = Vector256.FusedMultiplyAdd(c7, a, b); c8 = Vector256.FusedMultiplyAdd(c8, a, b);
-            c9 = Vector256.FusedMultiplyAdd(c9, a, b); c10 = Vector256.FusedMultiplyAdd(c10, a, b); c11 = Vector256.FusedMultiplyAdd(c11, a, b);
+            c0 = TOps.MultiplyAdd(c0, a, b); c1 = TOps.MultiplyAdd(c1, a, b); c2 = TOps.MultiplyAdd(c2, a, b);
+            c3 = TOps.MultiplyAdd(c3, a, b); c4 = TOps.MultiplyAdd(c4, a, b); c5 = TOps.MultiplyAdd(c5, a, b);
+            c6 = TOps.MultiplyAdd(c6, a, b); c7 = TOps.MultiplyAdd(c7, a, b); c8 = TOps.MultiplyAdd(c8, a, b);
+            c9 = TOps.MultiplyAdd(c9, a, b); c10 = TOps.MultiplyAdd(c10, a, b); c11 = TOps.MultiplyAdd(c11, a, b);
         }
-        return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Run512(int rounds)
-    {
-        var a = Vector512.Create(0.999f); var b = Vector512.Create(1e-7f);
-        Vector512<float> c0 = Vector512.Create(1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-        for (int i = 0; i < rounds; i++)
-        {
-            c0 = Vector512.FusedMultiplyAdd(c0, a, b); c1 = Vector512.FusedMultiplyAdd(c1, a, b); c2 = Vector512.FusedMultiplyAdd(c2, a, b);
-            c3 = Vector512.FusedMultiplyAdd(c3, a, b); c4 = Vector512.FusedMultiplyAdd(c4, a, b); c5 = Vector512.FusedMultiplyAdd(c5, a, b);
-            c6 = Vector512.FusedMultiplyAdd(c6, a, b); c7 = Vector512.FusedMultiplyAdd(c7, a, b); c8 = Vector512.FusedMultiplyAdd(c8, a, b);
-            c9 = Vector512.FusedMultiplyAdd(c9, a, b); c10 = Vector512.FusedMultiplyAdd(c10, a, b); c11 = Vector512.FusedMultiplyAdd(c11, a, b);
-        }
-        return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+        TVec total = TOps.Add(TOps.Add(TOps.Add(c0, c1), TOps.Add(c2, c3)), TOps.Add(TOps.Add(c4, c5), TOps.Add(c6, c7)));
+        return TOps.Sum(TOps.Add(total, TOps.Add(TOps.Add(c8, c9), TOps.Add(c10, c11))));
     }
 
     /// <summary>Without SIMD (DOTNET_EnableHWIntrinsic=0) the kernels run scalar code: multiply and add, 2 FLOP.</summary>
@@ -80,20 +76,5 @@ public static class FmaPeak
             c6 = c6 * a + b; c7 = c7 * a + b; c8 = c8 * a + b; c9 = c9 * a + b; c10 = c10 * a + b; c11 = c11 * a + b;
         }
         return c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float Run128(int rounds)
-    {
-        var a = Vector128.Create(0.999f); var b = Vector128.Create(1e-7f);
-        Vector128<float> c0 = Vector128.Create(1f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-        for (int i = 0; i < rounds; i++)
-        {
-            c0 = Vector128.FusedMultiplyAdd(c0, a, b); c1 = Vector128.FusedMultiplyAdd(c1, a, b); c2 = Vector128.FusedMultiplyAdd(c2, a, b);
-            c3 = Vector128.FusedMultiplyAdd(c3, a, b); c4 = Vector128.FusedMultiplyAdd(c4, a, b); c5 = Vector128.FusedMultiplyAdd(c5, a, b);
-            c6 = Vector128.FusedMultiplyAdd(c6, a, b); c7 = Vector128.FusedMultiplyAdd(c7, a, b); c8 = Vector128.FusedMultiplyAdd(c8, a, b);
-            c9 = Vector128.FusedMultiplyAdd(c9, a, b); c10 = Vector128.FusedMultiplyAdd(c10, a, b); c11 = Vector128.FusedMultiplyAdd(c11, a, b);
-        }
-        return Vector128.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
     }
 }

@@ -26,10 +26,6 @@ public static class Checkpoint
     {
         var config = model.Config;
         if (vocabulary.Count != config.VocabSize) throw new ArgumentException($"vocabulary has {vocabulary.Count} symbols, model {config.VocabSize}", nameof(vocabulary));
-        foreach (float p in model.Parameters)
-        {
-            if (!float.IsFinite(p)) throw new InvalidOperationException("refusing to write a checkpoint with non-finite parameters");
-        }
         var metadata = new Dictionary<string, string>();
         if (extraMetadata != null) foreach (var (k, v) in extraMetadata) metadata[k] = v;
         metadata[FormatKey] = FormatVersion;
@@ -38,20 +34,16 @@ public static class Checkpoint
         metadata["hidden"] = config.Hidden.ToString(CultureInfo.InvariantCulture);
         metadata["vocab"] = JsonSerializer.Serialize(vocabulary.Symbols, VocabJson.Default.IReadOnlyListString);
         var tensors = model.Layout.Tensors
-            .Select(spec => (spec.Name, spec.Shape, (ReadOnlyMemory<float>)model.Parameters.AsMemory(spec.Offset, spec.Length)))
+            .Select(spec => (spec.Name, spec.Shape, Data: (ReadOnlyMemory<float>)model.Parameters.AsMemory(spec.Offset, spec.Length)))
             .Concat(extraTensors ?? []).ToList();
         foreach (var (name, _, data) in tensors)
         {
             foreach (float v in data.Span)
             {
-                if (!float.IsFinite(v)) throw new InvalidOperationException($"refusing to write a checkpoint whose tensor '{name}' holds NaN or infinity");
+                if (!float.IsFinite(v)) throw new InvalidOperationException($"refusing to write a checkpoint whose tensor '{name}' holds a non-finite value (NaN or infinity)");
             }
         }
-        using (var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256))
-        {
-            foreach (var (_, _, data) in tensors) hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.Span));
-            metadata[ChecksumKey] = Convert.ToHexStringLower(hash.GetHashAndReset());
-        }
+        metadata[ChecksumKey] = Sha256Of(tensors.Select(t => t.Data));
         SafeTensorsFile.WriteAtomic(path, metadata, tensors);
     }
 
@@ -112,15 +104,21 @@ public static class Checkpoint
         // Last, so a file with a specific fault (a NaN, a missing tensor) is named for that fault.
         if (meta.TryGetValue(ChecksumKey, out var expectedChecksum))
         {
-            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-            foreach (var tensor in file.Tensors) hash.AppendData(tensor.Data.Span);
-            string actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+            string actual = Sha256Of(file.Tensors.Select(t => t.Data));
             if (!string.Equals(actual, expectedChecksum, StringComparison.OrdinalIgnoreCase))
                 throw Bad("its tensor data does not match the checksum in its metadata: the file is damaged");
         }
         if (format != FormatVersion) throw Bad($"unknown checkpoint format version '{format}'; this build reads version {FormatVersion}");
         model.Pack();
         return new LoadedCheckpoint(model, vocabulary, meta, file);
+    }
+
+    /// <summary>SHA-256 of the tensors' bytes in order, lowercase hex: written by Save, checked by FromFile.</summary>
+    private static string Sha256Of<T>(IEnumerable<ReadOnlyMemory<T>> tensors) where T : unmanaged
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var data in tensors) hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.Span));
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     private static Vocabulary ParseVocabulary(string json, Func<string, InvalidDataException> bad)

@@ -21,16 +21,8 @@ public sealed class MaskRng
         ulong x = seed;
         for (int word = 0; word < 4; word++)
         {
-            for (int lane = 0; lane < Lanes; lane++) _state[4 * word + lane] = SplitMix(ref x);
+            for (int lane = 0; lane < Lanes; lane++) _state[4 * word + lane] = Sampling.Rng.SplitMix(ref x);
         }
-    }
-
-    private static ulong SplitMix(ref ulong x)
-    {
-        ulong z = x += 0x9E3779B97F4A7C15UL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
     }
 
     public ulong[] GetState() => (ulong[])_state.Clone();

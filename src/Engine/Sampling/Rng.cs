@@ -15,7 +15,8 @@ public sealed class Rng
         _s0 = SplitMix(ref x); _s1 = SplitMix(ref x); _s2 = SplitMix(ref x); _s3 = SplitMix(ref x);
     }
 
-    private static ulong SplitMix(ref ulong x)
+    /// <summary>One step of SplitMix64: how xoshiro's authors advise turning a seed into generator state.</summary>
+    internal static ulong SplitMix(ref ulong x)
     {
         ulong z = x += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
