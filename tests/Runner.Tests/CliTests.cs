@@ -45,6 +45,23 @@ internal static class Cli
     {
         if (result.ExitCode != 0) Assert.Fail($"exit code {result.ExitCode}\nstdout:\n{result.Out}\nstderr:\n{result.Err}");
     }
+
+    /// <summary>Non-zero exit, nothing on stdout, exactly "error: ..." and "hint: ..." on stderr, no stack trace.</summary>
+    public static void AssertUserError(RunResult result, string fragment, int? exitCode = null)
+    {
+        if (result.ExitCode == 0) Assert.Fail($"expected a failure but the exit code is 0\nstdout:\n{result.Out}\nstderr:\n{result.Err}");
+        if (exitCode is int expectedCode) Assert.Equal(expectedCode, result.ExitCode);
+        Assert.Equal("", result.Out);
+        string newline = Environment.NewLine;
+        Assert.EndsWith(newline, result.Err);
+        string[] lines = result.Err[..^newline.Length].Split(newline);
+        if (lines.Length != 2) Assert.Fail($"expected exactly 2 lines on stderr, got {lines.Length}:\n{result.Err}");
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.StartsWith("hint: ", lines[1]);
+        Assert.DoesNotContain("   at ", result.Err);
+        Assert.Contains(fragment, lines[0]);
+        Assert.True(lines[1].Trim().Length > "hint:".Length, "the hint is empty");
+    }
 }
 
 /// <summary>One small training run shared by the happy-path tests (a few hundred milliseconds).</summary>
@@ -104,29 +121,12 @@ public sealed class CliTests : IClassFixture<TrainedModel>, IDisposable
         return path;
     }
 
-    /// <summary>Non-zero exit, nothing on stdout, exactly "error: ..." and "hint: ..." on stderr, no stack trace.</summary>
-    private static void AssertUserError(RunResult result, string fragment, int? exitCode = null)
-    {
-        if (result.ExitCode == 0) Assert.Fail($"expected a failure but the exit code is 0\nstdout:\n{result.Out}\nstderr:\n{result.Err}");
-        if (exitCode is int expectedCode) Assert.Equal(expectedCode, result.ExitCode);
-        Assert.Equal("", result.Out);
-        string newline = Environment.NewLine;
-        Assert.EndsWith(newline, result.Err);
-        string[] lines = result.Err[..^newline.Length].Split(newline);
-        if (lines.Length != 2) Assert.Fail($"expected exactly 2 lines on stderr, got {lines.Length}:\n{result.Err}");
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.StartsWith("hint: ", lines[1]);
-        Assert.DoesNotContain("   at ", result.Err);
-        Assert.Contains(fragment, lines[0]);
-        Assert.True(lines[1].Trim().Length > "hint:".Length, "the hint is empty");
-    }
-
     /// <summary>`train` with the given options and an --out in this test's directory: fails, writes no checkpoint.</summary>
     private void AssertTrainFails(string fragment, params string[] options)
     {
         string outPath = PathOf("m.safetensors");
         string[] args = ["train", .. options, "--out", outPath];
-        AssertUserError(Cli.Run(args), fragment);
+        Cli.AssertUserError(Cli.Run(args), fragment);
         Assert.False(File.Exists(outPath), "a failed run wrote a checkpoint");
         Assert.False(File.Exists(outPath + ".metrics.jsonl"), "a failed run wrote a metrics log");
     }
@@ -202,7 +202,7 @@ public sealed class CliTests : IClassFixture<TrainedModel>, IDisposable
     {
         string outPath = Path.Combine(PathOf("no-such-dir"), "x.safetensors");
         var result = Cli.Run("train", "--corpus", WriteText("small.txt", Cli.SmallCorpus), "--out", outPath);
-        AssertUserError(result, "does not exist");
+        Cli.AssertUserError(result, "does not exist");
         Assert.False(Directory.Exists(PathOf("no-such-dir")));
     }
 
@@ -218,7 +218,7 @@ public sealed class CliTests : IClassFixture<TrainedModel>, IDisposable
     [Fact]
     public void Sample_MissingModel_FailsWithErrorAndHint()
     {
-        AssertUserError(Cli.Run("sample", "--model", PathOf("missing.safetensors")), "no such file");
+        Cli.AssertUserError(Cli.Run("sample", "--model", PathOf("missing.safetensors")), "no such file");
     }
 
     [Fact]
@@ -226,34 +226,34 @@ public sealed class CliTests : IClassFixture<TrainedModel>, IDisposable
     {
         byte[] bytes = File.ReadAllBytes(WriteModel());
         string cut = WriteBytes("cut.safetensors", bytes[..(bytes.Length / 2)]);
-        AssertUserError(Cli.Run("sample", "--model", cut, "--seed", "1"), "(truncated?)");
+        Cli.AssertUserError(Cli.Run("sample", "--model", cut, "--seed", "1"), "(truncated?)");
     }
 
     [Fact]
     public void Sample_PrimeOutsideVocabulary_FailsListingTheCharacters()
     {
         var result = Cli.Run("sample", "--model", WriteModel(), "--prime", "Zebra", "--seed", "1");
-        AssertUserError(result, "'Z'");
+        Cli.AssertUserError(result, "'Z'");
         Assert.DoesNotContain("'e'", result.Err); // only the characters the model lacks are listed
     }
 
     [Fact]
     public void Sample_NegativeTemperature_FailsWithErrorAndHint()
     {
-        AssertUserError(Cli.Run("sample", "--model", WriteModel(), "--temperature", "-1", "--seed", "1"), "--temperature");
+        Cli.AssertUserError(Cli.Run("sample", "--model", WriteModel(), "--temperature", "-1", "--seed", "1"), "--temperature");
     }
 
     [Fact]
     public void Eval_MissingText_FailsWithErrorAndHint()
     {
-        AssertUserError(Cli.Run("eval", "--model", WriteModel(), "--text", PathOf("missing.txt")), "no such file");
+        Cli.AssertUserError(Cli.Run("eval", "--model", WriteModel(), "--text", PathOf("missing.txt")), "no such file");
     }
 
     [Fact]
     public void Eval_TextOutsideVocabulary_FailsWithErrorAndHint()
     {
         string text = WriteText("zulu.txt", "Zulu Zebra\n");
-        AssertUserError(Cli.Run("eval", "--model", WriteModel(), "--text", text), "'Z'");
+        Cli.AssertUserError(Cli.Run("eval", "--model", WriteModel(), "--text", text), "'Z'");
     }
 
     // ---- parse errors ------------------------------------------------------------------------------------
@@ -261,26 +261,26 @@ public sealed class CliTests : IClassFixture<TrainedModel>, IDisposable
     [Fact]
     public void UnknownOption_FailsWithExitCode2()
     {
-        AssertUserError(Cli.Run("train", "--bogus"), "--bogus", exitCode: 2);
+        Cli.AssertUserError(Cli.Run("train", "--bogus"), "--bogus", exitCode: 2);
     }
 
     [Fact]
     public void UnknownCommand_FailsWithExitCode2()
     {
         // System.CommandLine reports "Required command was not provided." first for an unknown root token.
-        AssertUserError(Cli.Run("banana"), "command", exitCode: 2);
+        Cli.AssertUserError(Cli.Run("banana"), "command", exitCode: 2);
     }
 
     [Fact]
     public void OptionValueOfWrongType_FailsWithExitCode2()
     {
-        AssertUserError(Cli.Run("train", "--hidden", "lots"), "lots", exitCode: 2);
+        Cli.AssertUserError(Cli.Run("train", "--hidden", "lots"), "lots", exitCode: 2);
     }
 
     [Fact]
     public void Sample_WithoutModel_FailsWithExitCode2()
     {
-        AssertUserError(Cli.Run("sample"), "--model", exitCode: 2);
+        Cli.AssertUserError(Cli.Run("sample"), "--model", exitCode: 2);
     }
 
     // ---- happy paths -------------------------------------------------------------------------------------

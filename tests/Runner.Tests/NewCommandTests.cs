@@ -23,17 +23,6 @@ public sealed class NewCommandTests : IDisposable
         return path;
     }
 
-    private static void AssertUserError(RunResult result, string fragment)
-    {
-        Assert.NotEqual(0, result.ExitCode);
-        Assert.Equal("", result.Out);
-        string[] lines = result.Err.TrimEnd('\n', '\r').Split(Environment.NewLine);
-        Assert.True(lines.Length == 2, $"expected error and hint lines, got:\n{result.Err}");
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.StartsWith("hint: ", lines[1]);
-        Assert.Contains(fragment, lines[0]);
-    }
-
     private string[] SmallTrain(params string[] extra) =>
         ["train", "--corpus", SmallCorpus(), "--layers", "1", "--hidden", "16", "--seq", "8", "--batch", "4", "--sample-length", "0", "--out", PathOf("m.safetensors"), .. extra];
 
@@ -45,7 +34,7 @@ public sealed class NewCommandTests : IDisposable
     [InlineData("--recurrent-dropout", "1.5")]
     public void Train_DropoutOutsideZeroToOne_FailsWithErrorAndHint(string option, string value)
     {
-        AssertUserError(Cli.Run(SmallTrain(option, value, "--steps", "5")), $"{option} must be in [0, 1)");
+        Cli.AssertUserError(Cli.Run(SmallTrain(option, value, "--steps", "5")), $"{option} must be in [0, 1)");
         Assert.False(File.Exists(PathOf("m.safetensors")));
     }
 
@@ -54,19 +43,19 @@ public sealed class NewCommandTests : IDisposable
     [InlineData("ten minutes", "is not a duration")]
     [InlineData("-5m", "must be positive")]
     public void Train_BadTimeLimit_FailsWithErrorAndHint(string value, string fragment) =>
-        AssertUserError(Cli.Run(SmallTrain("--time-limit", value)), fragment);
+        Cli.AssertUserError(Cli.Run(SmallTrain("--time-limit", value)), fragment);
 
     [Fact]
     public void Train_CosineWithOnlyATimeLimit_FailsBecauseTheScheduleNeedsSteps() =>
-        AssertUserError(Cli.Run(SmallTrain("--time-limit", "1m", "--lr-schedule", "cosine")), "needs a known number of steps");
+        Cli.AssertUserError(Cli.Run(SmallTrain("--time-limit", "1m", "--lr-schedule", "cosine")), "needs a known number of steps");
 
     [Fact]
     public void Train_UnknownSchedule_FailsWithErrorAndHint() =>
-        AssertUserError(Cli.Run(SmallTrain("--lr-schedule", "linear", "--steps", "5")), "'linear'");
+        Cli.AssertUserError(Cli.Run(SmallTrain("--lr-schedule", "linear", "--steps", "5")), "'linear'");
 
     [Fact]
     public void Train_NegativeThreads_FailsWithErrorAndHint() =>
-        AssertUserError(Cli.Run(SmallTrain("--threads", "-1", "--steps", "5")), "--threads must be between 1 and 256");
+        Cli.AssertUserError(Cli.Run(SmallTrain("--threads", "-1", "--steps", "5")), "--threads must be between 1 and 256");
 
     [Fact]
     public void Train_WithRegularisationThreadsAndSchedule_RecordsThemInTheCheckpoint()
@@ -132,7 +121,7 @@ public sealed class NewCommandTests : IDisposable
         var model = new CharModel<float>(new ModelConfig(CellKind.Gru, vocabulary.Count, 8, 1));
         model.InitializeUniform(new Engine.Sampling.Rng(1));
         Checkpoint.Save(PathOf("g.safetensors"), model, vocabulary);
-        AssertUserError(Cli.Run("gradflow", "--model", PathOf("g.safetensors"), "--corpus", SmallCorpus(), "--layer", "2", "--distance", "5"), "--layer 2 does not exist");
+        Cli.AssertUserError(Cli.Run("gradflow", "--model", PathOf("g.safetensors"), "--corpus", SmallCorpus(), "--layer", "2", "--distance", "5"), "--layer 2 does not exist");
     }
 
     // ---- demo alphabet ---------------------------------------------------------------------------------------

@@ -16,17 +16,6 @@ public sealed class SampleOptionsTests : IDisposable
     /// <summary>The PyTorch-trained interop LSTM: a real model over Alice's alphabet.</summary>
     private static readonly string Model = Path.Combine(AppContext.BaseDirectory, "Fixtures", "interop", "lstm.safetensors");
 
-    private static void AssertUserError(RunResult result, string fragment)
-    {
-        Assert.NotEqual(0, result.ExitCode);
-        Assert.Equal("", result.Out);
-        string[] lines = result.Err.TrimEnd('\n', '\r').Split(Environment.NewLine);
-        Assert.True(lines.Length == 2, $"expected error and hint lines, got:\n{result.Err}");
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.StartsWith("hint: ", lines[1]);
-        Assert.Contains(fragment, lines[0]);
-    }
-
     [Fact]
     public void TopK1_IsGreedy_AtAnyTemperature()
     {
@@ -92,13 +81,13 @@ public sealed class SampleOptionsTests : IDisposable
     [InlineData("--stop", "", "--stop needs a non-empty text")]
     [InlineData("--temperature", "-1", "--temperature must be zero or positive")]
     public void BadValue_FailsWithErrorAndHint(string option, string value, string fragment) =>
-        AssertUserError(Cli.Run("sample", "--model", Model, option, value), fragment);
+        Cli.AssertUserError(Cli.Run("sample", "--model", Model, option, value), fragment);
 
     [Fact]
     public void PrimeAndPrimeFile_Together_FailWithErrorAndHint() =>
-        AssertUserError(Cli.Run("sample", "--model", Model, "--prime", "a", "--prime-file", PathOf("x.txt")), "both given");
+        Cli.AssertUserError(Cli.Run("sample", "--model", Model, "--prime", "a", "--prime-file", PathOf("x.txt")), "both given");
 
     [Fact]
     public void PrimeFileMissing_FailsWithErrorAndHint() =>
-        AssertUserError(Cli.Run("sample", "--model", Model, "--prime-file", PathOf("missing.txt")), "no such file");
+        Cli.AssertUserError(Cli.Run("sample", "--model", Model, "--prime-file", PathOf("missing.txt")), "no such file");
 }

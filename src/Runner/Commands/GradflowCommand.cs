@@ -67,13 +67,14 @@ public static class GradflowCommand
             }
 
             var columns = new List<double[]>();
+            var encoded = new Dictionary<object, int[]>(ReferenceEqualityComparer.Instance); // the fresh models share one vocabulary: encode once
             foreach (var (name, model, vocabulary) in probes)
             {
                 int probeLayer = parse.GetValue(layer) is int chosen
                     ? (chosen >= 1 && chosen <= model.Config.Layers ? chosen - 1 : throw new UserError($"--layer {chosen} does not exist in {name}, which has {model.Config.Layers}", "layers count from 1 (closest to the input)"))
                     : model.Config.Layers - 1;
+                if (!encoded.TryGetValue(vocabulary, out int[]? tokens)) encoded[vocabulary] = tokens = vocabulary.Encode(text);
                 var flow = new GradientFlow<float>(model, windowCount, maxDistance, probeLayer);
-                int[] tokens = vocabulary.Encode(text);
                 if (tokens.Length < flow.WindowLength)
                     throw new UserError($"{corpusName}: {tokens.Length} characters is too short for --distance {maxDistance} (needs {flow.WindowLength})", "use a longer corpus or a smaller --distance");
                 columns.Add(flow.Measure(tokens, flow.EvenStarts(tokens.Length)));

@@ -149,6 +149,10 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             context.Cancel = _signal == 0;
             _signal = context.Signal == PosixSignal.SIGTERM ? 15 : 2;
         }
+        // What a checkpoint written now records: the run so far and the trainer's full state.
+        CheckpointInfo Snapshot(int epoch, double seconds) =>
+            new(corpusName, corpusHash, step, epoch, lastValidation, best, seconds, threads, scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant",
+                bounded ? totalSteps : null, lrMin, trainer.Capture()) { ValEvery = valEvery == long.MaxValue ? null : valEvery };
         using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         for (bool last = false; !last;)
@@ -194,9 +198,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 // Every validation writes the latest state (to resume from) and, when it improved, the best model.
                 bool improved = evaluator == null || score < best;
                 if (improved) best = Math.Min(best, score);
-                var checkpoint = new CheckpointInfo(corpusName, corpusHash, step, result.Epoch, lastValidation, best, elapsed, threads,
-                    scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture())
-                { ValEvery = valEvery == long.MaxValue ? null : valEvery };
+                var checkpoint = Snapshot(result.Epoch, elapsed);
                 // A skipped (non-finite) step may have left NaN in the carried state: nothing is saved from it.
                 if (result.Applied && TrySave(lastPath, model, vocabulary, checkpoint, progress))
                 {
@@ -218,9 +220,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         double total = clock.Elapsed.TotalSeconds;
         if (_signal != 0)
         {
-            TrySave(lastPath, model, vocabulary, new CheckpointInfo(corpusName, corpusHash, step, trainer.Epoch, lastValidation, best, total, threads,
-                scheduleKind == ScheduleKind.Cosine ? "cosine" : "constant", bounded ? totalSteps : null, lrMin, trainer.Capture())
-                { ValEvery = valEvery == long.MaxValue ? null : valEvery }, progress);
+            TrySave(lastPath, model, vocabulary, Snapshot(trainer.Epoch, total), progress);
             error.WriteLine($"interrupted by {(_signal == 15 ? "SIGTERM" : "SIGINT")} after step {step:N0}: saved {lastPath}");
             error.WriteLine($"resume with: charrnn train --resume {lastPath}");
             return 128 + _signal;
