@@ -28,14 +28,13 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
     protected override void Recur(int steps)
     {
         int bh = Batch * Hidden, bg = Batch * Gates;
-        ReadOnlySpan<T> weightHhT = Model.Transposed(WeightHh); // (H, 3H)
         ReadOnlySpan<T> biasHh = Model.View(BiasHh);            // (3H)
         for (int t = 0; t < steps; t++)
         {
             Span<T> recurrent = _recurrent.AsSpan(t * bg, bg);
             // q(t) = b_hh + h(t-1) W_hh^T: the three gates in one product.
             Kernels.AddBiasToRows<T>(biasHh, recurrent, accumulate: false);
-            Kernels.MatMul<T>(RecurrentInput(t), weightHhT, recurrent, Batch, Gates, Hidden, accumulate: true);
+            Model.MultiplyByTransposed(RecurrentInput(t), WeightHh, recurrent, Batch, accumulate: true);
             GruCell.Forward<T>(Projection.AsSpan(t * bg, bg), recurrent, HiddenStates.AsSpan(t * bh, bh),
                 HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
         }
@@ -48,7 +47,6 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
         // cell writes the direct part of dh(t-1) into dhNext while it still reads dh(t).
         Span<T> dh = _dh, dhNext = DHiddenNext;
         dhNext.Clear(); // truncated BPTT: nothing flows back from the next window
-        ReadOnlySpan<T> weightHh = Model.View(WeightHh); // (3H, H)
         for (int t = steps - 1; t >= 0; t--)
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
@@ -59,7 +57,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             GruCell.Backward<T>(Projection.AsSpan(t * bg, bg), _recurrent.AsSpan(t * bg, bg), HiddenStates.AsSpan(t * bh, bh), dh,
                 DProjection.AsSpan(t * bg, bg), dRecurrent, dhNext, Hidden);
             // forward: q(t) = h(t-1) W_hh^T + b_hh  =>  dh(t-1) += dq(t) W_hh (added to the direct part dh*z)
-            BackRecurrentInput(dRecurrent, weightHh, dhNext, accumulate: true);
+            BackRecurrentInput(dRecurrent, dhNext, accumulate: true);
         }
         GradientObserver?.Observe(-1, dhNext);
         AccumulateRecurrentGradients(_dRecurrent.AsSpan(0, steps * bg), gradients, steps);

@@ -25,7 +25,7 @@ public sealed class Linear<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         Span<T> logits = output[..(rows * _out)];
         Kernels.AddBiasToRows<T>(_model.View(_bias), logits, accumulate: false);
-        Kernels.MatMul(input[..(rows * _in)], _model.Transposed(_weight), logits, rows, _out, _in, accumulate: true);
+        _model.MultiplyByTransposed(input, _weight, logits, rows, accumulate: true);
     }
 
     /// <summary>Accumulates dW, db into gradients; overwrites dInput (rows, H).</summary>
@@ -35,6 +35,6 @@ public sealed class Linear<T> where T : unmanaged, IFloatingPointIeee754<T>
         // forward: logits = x W^T + b  =>  dW += dlogits^T x;  db += sum of dlogits rows;  dx = dlogits W
         Kernels.MatMulTransposedA(dLogits, input[..(rows * _in)], gradients.Slice(_weight.Offset, _weight.Length), _out, _in, rows, accumulate: true);
         Kernels.AddColumnSums(dLogits, gradients.Slice(_bias.Offset, _bias.Length));
-        Kernels.MatMul<T>(dLogits, _model.View(_weight), dInput[..(rows * _in)], rows, _in, _out, accumulate: false);
+        _model.MultiplyBy(dLogits, _weight, dInput, rows, accumulate: false);
     }
 }

@@ -41,12 +41,11 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
     protected override void Recur(int steps)
     {
         int bh = Batch * Hidden, bg = Batch * Gates;
-        ReadOnlySpan<T> weightHhT = Model.Transposed(WeightHh); // (H, 4H)
         for (int t = 0; t < steps; t++)
         {
             Span<T> gates = Projection.AsSpan(t * bg, bg);
             // a(t) += h(t-1) W_hh^T: the four gates in one product.
-            Kernels.MatMul<T>(RecurrentInput(t), weightHhT, gates, Batch, Gates, Hidden, accumulate: true);
+            Model.MultiplyByTransposed(RecurrentInput(t), WeightHh, gates, Batch, accumulate: true);
             LstmCell.Forward<T>(gates, _cells.AsSpan(t * bh, bh), _cells.AsSpan((t + 1) * bh, bh),
                 _tanhCells.AsSpan(t * bh, bh), HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
         }
@@ -58,7 +57,6 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         Span<T> dh = DHiddenNext, dc = _dCell;
         dh.Clear();
         dc.Clear(); // truncated BPTT: nothing flows back from the next window
-        ReadOnlySpan<T> weightHh = Model.View(WeightHh); // (4H, H)
         for (int t = steps - 1; t >= 0; t--)
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
@@ -67,7 +65,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             Span<T> dGates = DProjection.AsSpan(t * bg, bg);
             LstmCell.Backward<T>(Projection.AsSpan(t * bg, bg), _cells.AsSpan(t * bh, bh), _tanhCells.AsSpan(t * bh, bh), dh, dc, dGates, Hidden);
             // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh (h(t-1) reaches nothing else in step t)
-            BackRecurrentInput(dGates, weightHh, dh, accumulate: false);
+            BackRecurrentInput(dGates, dh, accumulate: false);
         }
         GradientObserver?.Observe(-1, dh);
         AccumulateRecurrentGradients(DProjection.AsSpan(0, steps * bg), gradients, steps);

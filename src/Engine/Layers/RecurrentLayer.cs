@@ -123,17 +123,17 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// Backward of RecurrentInput through the recurrent product: dRecurrent (B, G) is the gradient at
     /// RecurrentInput(t) W_hh^T; dh(t-1) (B, H) receives dRecurrent W_hh (times the mask), added or overwritten.
     /// </summary>
-    protected void BackRecurrentInput(ReadOnlySpan<T> dRecurrent, ReadOnlySpan<T> weightHh, Span<T> dPrevious, bool accumulate)
+    protected void BackRecurrentInput(ReadOnlySpan<T> dRecurrent, Span<T> dPrevious, bool accumulate)
     {
         if (!Masked)
         {
             // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) (+)= da(t) W_hh
-            Kernels.MatMul(dRecurrent, weightHh, dPrevious, Batch, Hidden, Gates, accumulate);
+            Model.MultiplyBy(dRecurrent, WeightHh, dPrevious, Batch, accumulate);
             return;
         }
         // forward: a(t) += (h(t-1) * m) W_hh^T  =>  dh(t-1) (+)= (da(t) W_hh) * m
         Span<T> dMasked = _dMaskedHidden;
-        Kernels.MatMul(dRecurrent, weightHh, dMasked, Batch, Hidden, Gates, accumulate: false);
+        Model.MultiplyBy(dRecurrent, WeightHh, dMasked, Batch, accumulate: false);
         if (accumulate) TensorPrimitives.MultiplyAdd<T>(dMasked, _recurrentMask, dPrevious, dPrevious);
         else TensorPrimitives.Multiply<T>(dMasked, _recurrentMask, dPrevious);
     }
@@ -154,15 +154,15 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     {
         int rows = steps * Batch;
         Span<T> projection = Projection.AsSpan(0, rows * Gates);
-        ReadOnlySpan<T> weightT = Model.Transposed(WeightIh); // (D, G)
         if (LayerIndex == 0)
         {
             // One-hot input: x W_ih^T is row x of W_ih^T; a gather, never a multiply by zeros.
+            ReadOnlySpan<T> weightT = Model.Transposed(WeightIh); // (V, G)
             for (int n = 0; n < rows; n++) weightT.Slice(tokens[n] * Gates, Gates).CopyTo(projection.Slice(n * Gates, Gates));
         }
         else
         {
-            Kernels.MatMul(input[..(rows * InputWidth)], weightT, projection, rows, Gates, InputWidth, accumulate: false);
+            Model.MultiplyByTransposed(input, WeightIh, projection, rows, accumulate: false);
         }
         Kernels.AddBiasToRows<T>(Model.View(BiasIh), projection, accumulate: true);
         if (FoldsRecurrentBias) Kernels.AddBiasToRows<T>(Model.View(BiasHh), projection, accumulate: true);
@@ -193,6 +193,6 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         }
         // forward: projection = x W_ih^T  =>  dW_ih += dProjection^T x;  dx = dProjection W_ih
         Kernels.MatMulTransposedA(dProjection, input[..(rows * InputWidth)], dWeightIh, Gates, InputWidth, rows, accumulate: true);
-        Kernels.MatMul<T>(dProjection, Model.View(WeightIh), dInput[..(rows * InputWidth)], rows, InputWidth, Gates, accumulate: false);
+        Model.MultiplyBy(dProjection, WeightIh, dInput, rows, accumulate: false);
     }
 }

@@ -21,12 +21,11 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
     protected override void Recur(int steps)
     {
         int bh = Batch * Hidden; // G = H: a projection row is as wide as a hidden row
-        ReadOnlySpan<T> weightHhT = Model.Transposed(WeightHh); // (H, H)
         for (int t = 0; t < steps; t++)
         {
             Span<T> a = Projection.AsSpan(t * bh, bh);
             // a(t) += h(t-1) W_hh^T
-            Kernels.MatMul<T>(RecurrentInput(t), weightHhT, a, Batch, Gates, Hidden, accumulate: true);
+            Model.MultiplyByTransposed(RecurrentInput(t), WeightHh, a, Batch, accumulate: true);
             RnnCell.Forward<T>(a, HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
         }
     }
@@ -36,7 +35,6 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
         int bh = Batch * Hidden;
         Span<T> dh = DHiddenNext;
         dh.Clear(); // truncated BPTT: nothing flows back from the next window
-        ReadOnlySpan<T> weightHh = Model.View(WeightHh); // (H, H)
         for (int t = steps - 1; t >= 0; t--)
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
@@ -46,7 +44,7 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
             // forward: h(t) = tanh(a(t))  =>  da(t) = dh(t) * (1 - h(t)^2)
             RnnCell.Backward<T>(HiddenStates.AsSpan((t + 1) * bh, bh), dh, dA, Hidden);
             // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh (h(t-1) reaches nothing else in step t)
-            BackRecurrentInput(dA, weightHh, dh, accumulate: false);
+            BackRecurrentInput(dA, dh, accumulate: false);
         }
         GradientObserver?.Observe(-1, dh);
         AccumulateRecurrentGradients(DProjection.AsSpan(0, steps * bh), gradients, steps);

@@ -1,16 +1,29 @@
 // A character model's parameters: one slab holding every named tensor (PyTorch layout, e.g. weight_ih (G, D)),
-// plus the transposed copies the forward pass multiplies by, refreshed once per optimizer step by Pack().
+// plus the copies the products read, refreshed once per optimizer step by Pack(): the transposes W^T
+// (the definition's layout, and the rows the one-hot first layer gathers), and in float models every
+// multiplied weight in the GEMM's panel layout, both as W^T (forward: y = x W^T) and as W (backward:
+// dx = dy W), so the per-time-step products never pack.
 // Generic over the element type so the same layers run in float (training) and double (gradient checks).
 // Deliberately not here: activations (sized per batch and window, see UnrolledModel) and optimizer state.
 using System.Numerics;
+using System.Runtime.InteropServices;
+using CharRnn.Engine.Numerics;
 
 namespace CharRnn.Engine.Model;
 
 public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly int[] _packedOffsets;   // per tensor: where its transpose starts in Packed (-1 for biases)
+    private readonly int[] _packedOffsets;              // per tensor: where its transpose starts in Packed (-1 for biases)
+    private readonly PackedMatrix?[] _forwardPanels;    // per tensor: B = W^T (in, out) in panels; null for biases,
+                                                        // the one-hot layer's W_ih (gathered, never multiplied) and non-float models
+    private readonly PackedMatrix?[] _backwardPanels;   // per tensor: B = W (out, in) in panels; null where _forwardPanels is
 
-    public CharModel(ModelConfig config)
+    public CharModel(ModelConfig config) : this(config, Simd.Best)
+    {
+    }
+
+    /// <summary>A model whose float products run at the given width (tests pin widths; Scalar packs no panels).</summary>
+    public CharModel(ModelConfig config, SimdWidth width)
     {
         Layout = new ParameterLayout(config);
         Parameters = new T[Layout.TotalLength];
@@ -23,6 +36,17 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (spec.Shape.Length == 2) packed += spec.Length;
         }
         Packed = new T[packed];
+        _forwardPanels = new PackedMatrix?[Layout.Tensors.Count];
+        _backwardPanels = new PackedMatrix?[Layout.Tensors.Count];
+        if (typeof(T) != typeof(float) || width == SimdWidth.Scalar) return;
+        for (int i = 0; i < Layout.Tensors.Count; i++)
+        {
+            var spec = Layout.Tensors[i];
+            if (spec.Shape.Length != 2 || spec.Index == Layout.WeightIh(0).Index) continue;
+            int rows = spec.Shape[0], cols = spec.Shape[1]; // (out, in)
+            _forwardPanels[i] = new PackedMatrix(cols, rows, width);
+            _backwardPanels[i] = new PackedMatrix(rows, cols, width);
+        }
     }
 
     public ModelConfig Config => Layout.Config;
@@ -45,9 +69,30 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         return Packed.AsSpan(offset, spec.Length);
     }
 
-    /// <summary>Refreshes every transposed copy from Parameters; call after any change to the weights.</summary>
+    /// <summary>y (rows, out) = [y +] x (rows, in) W^T: a layer's forward product.</summary>
+    public void MultiplyByTransposed(ReadOnlySpan<T> x, TensorSpec weight, Span<T> y, int rows, bool accumulate)
+    {
+        int outputs = weight.Shape[0], inputs = weight.Shape[1];
+        if (_forwardPanels[weight.Index] is PackedMatrix panels)
+            Gemm.Multiply(Kernels.AsSingle(x), inputs, 1, panels, Kernels.AsSingle(y), outputs, rows, accumulate);
+        else
+            Kernels.MatMul(x[..(rows * inputs)], Transposed(weight), y[..(rows * outputs)], rows, outputs, inputs, accumulate);
+    }
+
+    /// <summary>dx (rows, in) = [dx +] dy (rows, out) W: the product backward sends to a layer's input.</summary>
+    public void MultiplyBy(ReadOnlySpan<T> dy, TensorSpec weight, Span<T> dx, int rows, bool accumulate)
+    {
+        int outputs = weight.Shape[0], inputs = weight.Shape[1];
+        if (_backwardPanels[weight.Index] is PackedMatrix panels)
+            Gemm.Multiply(Kernels.AsSingle(dy), outputs, 1, panels, Kernels.AsSingle(dx), inputs, rows, accumulate);
+        else
+            Kernels.MatMul<T>(dy[..(rows * outputs)], View(weight), dx[..(rows * inputs)], rows, inputs, outputs, accumulate);
+    }
+
+    /// <summary>Refreshes every transposed and panel copy from Parameters; call after any change to the weights.</summary>
     public void Pack()
     {
+        const int Block = 32; // transpose in 32 x 32 tiles: both the rows read and the rows written stay in L1
         for (int i = 0; i < Layout.Tensors.Count; i++)
         {
             var spec = Layout.Tensors[i];
@@ -55,9 +100,22 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
             int rows = spec.Shape[0], cols = spec.Shape[1];
             ReadOnlySpan<T> w = Parameters.AsSpan(spec.Offset, spec.Length);
             Span<T> wt = Packed.AsSpan(_packedOffsets[i], spec.Length);
-            for (int r = 0; r < rows; r++)
+            for (int r0 = 0; r0 < rows; r0 += Block)
             {
-                for (int c = 0; c < cols; c++) wt[c * rows + r] = w[r * cols + c];
+                for (int c0 = 0; c0 < cols; c0 += Block)
+                {
+                    int rEnd = Math.Min(rows, r0 + Block), cEnd = Math.Min(cols, c0 + Block);
+                    for (int r = r0; r < rEnd; r++)
+                    {
+                        for (int c = c0; c < cEnd; c++) wt[c * rows + r] = w[r * cols + c];
+                    }
+                }
+            }
+            if (_forwardPanels[i] is PackedMatrix forward && _backwardPanels[i] is PackedMatrix backward)
+            {
+                ReadOnlySpan<float> weight = MemoryMarshal.Cast<T, float>(w);
+                forward.PackTransposed(weight, cols);
+                backward.Pack(weight, cols);
             }
         }
     }

@@ -1,12 +1,18 @@
-// The engine's single-precision matrix product: C(m, n) = [C +] A(m, k) * B(k, n), B and C row-major and A
-// addressed through two strides, so the three products an RNN needs run without transposing copies:
-//   forward   X(N, D) * W^T(D, G)      (W^T packed once per optimizer step by the model)
-//   backward  dGates(N, G) * W(G, D)    and   dGates^T(G, N) * X(N, D)   (A read column-wise: rowStride 1)
-// Register-blocked micro-tiles of 4 rows x 2 vectors broadcast one A element against two B vectors per FMA
-// pair; K is blocked so the B panel a tile streams stays in L1/L2. Remainder policy: columns that do not
-// fill a vector finish in scalar code, rows that do not fill a tile run one-row tiles; nothing overlaps,
-// because accumulation must never touch an element twice.
-// Deliberately not here: packing of A into panels and multi-threading (the performance issue tunes those).
+// The engine's single-precision matrix product, C(m, n) = [C +] A(m, k) * B(k, n), organised as in BLIS:
+//   for each block of NC columns, for each KC-deep slice of k:
+//     B's (KC, NC) block sits in panels of NR columns (packed here per call, or packed once per optimizer
+//       step by the caller as a PackedMatrix: the weights),
+//     for each block of MC rows: A's (MC, KC) block is copied into panels of MR rows (A is addressed through
+//       two strides, so A^T costs nothing extra: rowStride 1),
+//       for each B panel, for each A panel: one MR x NR register tile, C tile = [C +] sum over KC.
+// The micro-kernel keeps MR x 2 vector accumulators in registers (6 x 16 floats at Vector256: 12 of the 16
+// ymm registers) and per k step loads two B vectors and broadcasts MR A values from contiguous memory.
+// A B panel (KC x NR, 16 KiB at Vector256) stays in L1 across the A panels; A's block stays in L2.
+// Remainder policy: A and B panels are zero-padded, a partial tile is computed in full into a scratch tile
+// and only its valid part is added to C, so nothing is written twice or out of bounds.
+// Tiny m (batch-1 sampling and evaluation) is a matrix-vector product bound by reading B: those rows stream
+// B once each instead (row by row when B is plain, panel by panel when packed).
+// Deliberately not here: threads (the trainer splits work into shares, the sampler splits columns).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -15,13 +21,24 @@ namespace CharRnn.Engine.Numerics;
 
 public static class Gemm
 {
-    private const int KBlock = 256;   // 256 rows of a 2-vector B panel = 16 KiB at Vector256: fits L1 beside A.
-    private const int PackingMinRows = 8; // below this a packed panel is not reused enough to pay for its copy
+    internal const int TileRows = 6;        // MR: rows of the register tile
+    private const int KBlock = 256;         // KC: a 256-deep B panel is 16 KiB at Vector256, 32 KiB at Vector512 (L1)
+    private const int RowBlock = 96;        // MC: A's packed block, 96 x 256 floats = 96 KiB (L2); a multiple of MR
+    private const int ColumnBlock = 2048;   // NC: B's packed block, 256 x 2048 floats = 2 MiB (L3); a multiple of every NR
+    private const int StreamingMaxRows = 2; // up to this many rows a product streams B instead of tiling
+    private const int WidestPanel = 32;     // NR at Vector512
 
-    // (KBlock, 2 x widest vector) the current B panel, contiguous. B's rows are ldb apart (8 KiB for a 2048-gate
-    // weight), so without the copy every k step lands in the same few L1 sets and a new page; one per thread,
-    // allocated on first use, so steady-state calls allocate nothing.
-    [ThreadStatic] private static float[]? t_panel;
+    // Per-thread packing buffers, allocated on first use so steady-state calls allocate nothing.
+    [ThreadStatic] private static float[]? t_packedA; // (MC / MR, KC, MR) A's block in row panels
+    [ThreadStatic] private static float[]? t_packedB; // (NC / NR, KC, NR) B's block in column panels
+
+    /// <summary>Columns per B panel for a width: two vectors (the micro-kernel's tile width).</summary>
+    public static int PanelWidthFor(SimdWidth width) => width switch
+    {
+        SimdWidth.Vector512 => 2 * Vector512<float>.Count,
+        SimdWidth.Vector128 => 2 * Vector128<float>.Count,
+        _ => 2 * Vector256<float>.Count, // Vector256, and Scalar (whose reference reads any layout)
+    };
 
     /// <summary>C(m, n) = [C +] A(m, k) * B(k, n), all row-major.</summary>
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
@@ -35,32 +52,64 @@ public static class Gemm
     public static void Multiply(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width)
     {
-        Validate(a.Length, aRowStride, aColStride, b.Length, ldb, c.Length, ldc, m, n, k);
+        Validate(a.Length, aRowStride, aColStride, c.Length, ldc, m, n, k);
+        if (ldb < n) throw new ArgumentOutOfRangeException(nameof(ldb), $"ldb={ldb} is less than n={n}");
+        if (m > 0 && n > 0 && k > 0 && (long)(k - 1) * ldb + n > b.Length) throw new ArgumentException($"B holds {b.Length} elements, too few for ({k}, {n}) with ldb {ldb}", nameof(b));
         if (m == 0 || n == 0) return;
         ref float ra = ref MemoryMarshal.GetReference(a);
         ref float rb = ref MemoryMarshal.GetReference(b);
         ref float rc = ref MemoryMarshal.GetReference(c);
         switch (width)
         {
-            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, ref rc, ldc, m, n, k, accumulate); break;
-            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, ref rc, ldc, m, n, k, accumulate); break;
-            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, ref rc, ldc, m, n, k, accumulate); break;
+            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate); break;
+            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate); break;
+            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate); break;
             default: GemmReference.Multiply(a, aRowStride, aColStride, b, ldb, c, ldc, m, n, k, accumulate); break;
         }
     }
 
-    private static void Validate(int aLength, int aRowStride, int aColStride, int bLength, int ldb, int cLength, int ldc, int m, int n, int k)
+    /// <summary>C(m, n) = [C +] A(m, k) * B with B packed (k, n) at its width; A addressed through strides.</summary>
+    public static void Multiply(ReadOnlySpan<float> a, int aRowStride, int aColStride, PackedMatrix b, Span<float> c, int ldc, int m, bool accumulate)
+    {
+        int n = b.N, k = b.K;
+        Validate(a.Length, aRowStride, aColStride, c.Length, ldc, m, n, k);
+        if (m == 0 || n == 0) return;
+        ref float ra = ref MemoryMarshal.GetReference(a);
+        ref float rc = ref MemoryMarshal.GetReference(c);
+        switch (b.Width)
+        {
+            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate); break;
+            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate); break;
+            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate); break;
+            default: PackedReference(a, aRowStride, aColStride, b, c, ldc, m, accumulate); break;
+        }
+    }
+
+    private static void Validate(int aLength, int aRowStride, int aColStride, int cLength, int ldc, int m, int n, int k)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), $"matrix sizes must be non-negative, got m={m} n={n} k={k}");
-        if (ldb < n) throw new ArgumentOutOfRangeException(nameof(ldb), $"ldb={ldb} is less than n={n}");
         if (ldc < n) throw new ArgumentOutOfRangeException(nameof(ldc), $"ldc={ldc} is less than n={n}");
         if (m == 0 || n == 0) return;
         if (k > 0 && (long)(m - 1) * aRowStride + (long)(k - 1) * aColStride >= aLength) throw new ArgumentException($"A holds {aLength} elements, too few for ({m}, {k}) with strides ({aRowStride}, {aColStride})", "a");
-        if (k > 0 && (long)(k - 1) * ldb + n > bLength) throw new ArgumentException($"B holds {bLength} elements, too few for ({k}, {n}) with ldb {ldb}", "b");
         if ((long)(m - 1) * ldc + n > cLength) throw new ArgumentException($"C holds {cLength} elements, too few for ({m}, {n}) with ldc {ldc}", "c");
     }
 
-    private static void Blocked<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, ref float c, int ldc, int m, int n, int k, bool accumulate)
+    /// <summary>The scalar path for a packed B: the definition, reading B through its panel layout.</summary>
+    private static void PackedReference(ReadOnlySpan<float> a, int rs, int cs, PackedMatrix b, Span<float> c, int ldc, int m, bool accumulate)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < b.N; j++)
+            {
+                float sum = 0f;
+                for (int p = 0; p < b.K; p++) sum += a[i * rs + p * cs] * b[p, j];
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;
+            }
+        }
+    }
+
+    /// <summary>The blocked product; B is plain (b, ldb) when packed is null, else packed's panels.</summary>
+    private static void Blocked<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, PackedMatrix? packed, ref float c, int ldc, int m, int n, int k, bool accumulate)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         if (k == 0)
@@ -68,52 +117,186 @@ public static class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)i * ldc), n).Clear();
             return;
         }
-        if (m < 4)
+        if (m <= StreamingMaxRows)
         {
-            RowStreaming<TOps, TVec>(ref a, rs, cs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
+            if (packed == null) RowStreaming<TOps, TVec>(ref a, rs, cs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
+            else PanelStreaming<TOps, TVec>(ref a, rs, cs, packed, ref c, ldc, m, accumulate);
             return;
         }
-        int w = TOps.Count;
-        for (int k0 = 0; k0 < k; k0 += KBlock)
+        int nr = 2 * TOps.Count;
+        float[] packedA = t_packedA ??= new float[RowBlock * KBlock];
+        float[] packedB = packed == null ? (t_packedB ??= new float[ColumnBlock * KBlock]) : [];
+        Span<float> edge = stackalloc float[TileRows * WidestPanel]; // (MR, NR) scratch tile for partial tiles
+        int columnBlock = packed == null ? ColumnBlock : n;            // packed panels already span all of n
+        for (int jc = 0; jc < n; jc += columnBlock)
         {
-            int kc = Math.Min(KBlock, k - k0);
-            bool add = accumulate || k0 > 0;
-            ref float ak = ref Unsafe.Add(ref a, (nint)k0 * cs);
-            ref float bk = ref Unsafe.Add(ref b, (nint)k0 * ldb);
-            int j = 0;
-            for (; j + 2 * w <= n; j += 2 * w)
+            int nc = Math.Min(columnBlock, n - jc);
+            for (int pc = 0; pc < k; pc += KBlock)
             {
-                // Tiles read 2w columns of rows `ldp` apart starting at `panel`: B itself, or its packed copy.
-                ref float panel = ref Unsafe.Add(ref bk, j);
-                int ldp = ldb;
-                if (m >= PackingMinRows)
+                int kc = Math.Min(KBlock, k - pc);
+                bool add = accumulate || pc > 0;
+                ref float panels = ref MemoryMarshal.GetArrayDataReference(packedB);
+                nint panelStride = (nint)kc * nr;
+                if (packed == null)
                 {
-                    float[] packed = t_panel ??= new float[KBlock * 2 * Vector512<float>.Count];
-                    for (int p = 0; p < kc; p++)
-                    {
-                        MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref bk, (nint)p * ldb + j), 2 * w).CopyTo(packed.AsSpan(p * 2 * w, 2 * w));
-                    }
-                    panel = ref MemoryMarshal.GetArrayDataReference(packed);
-                    ldp = 2 * w;
+                    PackB<TOps, TVec>(ref Unsafe.Add(ref b, (nint)pc * ldb + jc), ldb, kc, nc, ref panels);
                 }
-                int i = 0;
-                for (; i + 4 <= m; i += 4) Tile4x2<TOps, TVec>(ref ak, rs, cs, ref panel, ldp, ref c, ldc, i, j, kc, add);
-                for (; i < m; i++) Tile1x2<TOps, TVec>(ref ak, rs, cs, ref panel, ldp, ref c, ldc, i, j, kc, add);
+                else
+                {
+                    panels = ref Unsafe.Add(ref packed.Panel(0), (nint)pc * nr); // this KC slice of panel 0
+                    panelStride = (nint)k * nr;
+                }
+                for (int ic = 0; ic < m; ic += RowBlock)
+                {
+                    int mc = Math.Min(RowBlock, m - ic);
+                    ref float aBlock = ref MemoryMarshal.GetArrayDataReference(packedA);
+                    PackA(ref Unsafe.Add(ref a, (nint)ic * rs + (nint)pc * cs), rs, cs, mc, kc, ref aBlock);
+                    for (int jr = 0; jr < nc; jr += nr)
+                    {
+                        int columns = Math.Min(nr, nc - jr);
+                        ref float bPanel = ref Unsafe.Add(ref panels, jr / nr * panelStride);
+                        for (int ir = 0; ir < mc; ir += TileRows)
+                        {
+                            int rows = Math.Min(TileRows, mc - ir);
+                            ref float aPanel = ref Unsafe.Add(ref aBlock, (nint)ir * kc);
+                            ref float cTile = ref Unsafe.Add(ref c, (nint)(ic + ir) * ldc + jc + jr);
+                            if (rows == TileRows && columns == nr)
+                            {
+                                MicroKernel<TOps, TVec>(ref aPanel, ref bPanel, kc, ref cTile, ldc, add);
+                            }
+                            else
+                            {
+                                MicroKernel<TOps, TVec>(ref aPanel, ref bPanel, kc, ref MemoryMarshal.GetReference(edge), nr, add: false);
+                                MergeTile(edge, nr, ref cTile, ldc, rows, columns, add);
+                            }
+                        }
+                    }
+                }
             }
-            for (; j + w <= n; j += w)
+        }
+    }
+
+    /// <summary>C tile (MR, NR) = [C +] A panel (KC, MR) * B panel (KC, NR), all accumulators in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MicroKernel<TOps, TVec>(ref float a, ref float b, int kc, ref float c, int ldc, bool add)
+        where TOps : IVectorOps<TVec> where TVec : struct
+    {
+        nuint w = (nuint)TOps.Count;
+        TVec c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        TVec c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            TVec b0 = TOps.Load(ref b, 0), b1 = TOps.Load(ref b, w);
+            TVec x = TOps.Broadcast(a);
+            c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
+            x = TOps.Broadcast(Unsafe.Add(ref a, 1));
+            c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
+            x = TOps.Broadcast(Unsafe.Add(ref a, 2));
+            c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
+            x = TOps.Broadcast(Unsafe.Add(ref a, 3));
+            c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
+            x = TOps.Broadcast(Unsafe.Add(ref a, 4));
+            c40 = TOps.MultiplyAdd(x, b0, c40); c41 = TOps.MultiplyAdd(x, b1, c41);
+            x = TOps.Broadcast(Unsafe.Add(ref a, 5));
+            c50 = TOps.MultiplyAdd(x, b0, c50); c51 = TOps.MultiplyAdd(x, b1, c51);
+            a = ref Unsafe.Add(ref a, TileRows);
+            b = ref Unsafe.Add(ref b, 2 * w);
+        }
+        StoreRow<TOps, TVec>(ref c, w, c00, c01, add);
+        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, ldc), w, c10, c11, add);
+        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 2 * ldc), w, c20, c21, add);
+        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 3 * ldc), w, c30, c31, add);
+        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 4 * ldc), w, c40, c41, add);
+        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 5 * ldc), w, c50, c51, add);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TOps, TVec>(ref float ci, nuint w, TVec v0, TVec v1, bool add)
+        where TOps : IVectorOps<TVec> where TVec : struct
+    {
+        if (add)
+        {
+            v0 = TOps.Add(v0, TOps.Load(ref ci, 0));
+            v1 = TOps.Add(v1, TOps.Load(ref ci, w));
+        }
+        TOps.Store(v0, ref ci, 0);
+        TOps.Store(v1, ref ci, w);
+    }
+
+    /// <summary>C's valid (rows, columns) corner = [C +] the scratch tile (MR, NR).</summary>
+    private static void MergeTile(ReadOnlySpan<float> tile, int nr, ref float c, int ldc, int rows, int columns, bool add)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            ref float ci = ref Unsafe.Add(ref c, (nint)i * ldc);
+            for (int j = 0; j < columns; j++) Unsafe.Add(ref ci, j) = add ? Unsafe.Add(ref ci, j) + tile[i * nr + j] : tile[i * nr + j];
+        }
+    }
+
+    /// <summary>A's (mc, kc) block into row panels: panel r holds rows r*MR.. as (kc, MR), zero rows past mc.</summary>
+    private static void PackA(ref float a, int rs, int cs, int mc, int kc, ref float destination)
+    {
+        for (int ir = 0; ir < mc; ir += TileRows)
+        {
+            int rows = Math.Min(TileRows, mc - ir);
+            ref float panel = ref Unsafe.Add(ref destination, (nint)ir * kc);
+            ref float first = ref Unsafe.Add(ref a, (nint)ir * rs);
+            if (rs == 1)
             {
-                for (int i = 0; i < m; i++) Tile1x1<TOps, TVec>(ref ak, rs, cs, ref bk, ldb, ref c, ldc, i, j, kc, add);
+                // A^T (the gradient products): a panel's MR values at each p are adjacent in memory.
+                for (int p = 0; p < kc; p++)
+                {
+                    ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
+                    for (int i = 0; i < rows; i++) Unsafe.Add(ref panel, p * TileRows + i) = Unsafe.Add(ref source, i);
+                }
             }
-            for (; j < n; j++)
+            else
             {
-                for (int i = 0; i < m; i++) ScalarCell(ref ak, rs, cs, ref bk, ldb, ref c, ldc, i, j, kc, add);
+                for (int i = 0; i < rows; i++)
+                {
+                    ref float row = ref Unsafe.Add(ref first, (nint)i * rs);
+                    for (int p = 0; p < kc; p++) Unsafe.Add(ref panel, p * TileRows + i) = Unsafe.Add(ref row, (nint)p * cs);
+                }
+            }
+            for (int i = rows; i < TileRows; i++)
+            {
+                for (int p = 0; p < kc; p++) Unsafe.Add(ref panel, p * TileRows + i) = 0f;
+            }
+        }
+    }
+
+    /// <summary>B's (kc, nc) block (rows ldb apart) into column panels of NR, zero columns past nc.</summary>
+    private static void PackB<TOps, TVec>(ref float b, int ldb, int kc, int nc, ref float destination)
+        where TOps : IVectorOps<TVec> where TVec : struct
+    {
+        nuint w = (nuint)TOps.Count;
+        int nr = 2 * TOps.Count;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int columns = Math.Min(nr, nc - jr);
+            ref float panel = ref Unsafe.Add(ref destination, (nint)jr * kc);
+            ref float source = ref Unsafe.Add(ref b, jr);
+            for (int p = 0; p < kc; p++)
+            {
+                ref float row = ref Unsafe.Add(ref source, (nint)p * ldb);
+                ref float packedRow = ref Unsafe.Add(ref panel, p * nr);
+                if (columns == nr)
+                {
+                    TOps.Store(TOps.Load(ref row, 0), ref packedRow, 0);
+                    TOps.Store(TOps.Load(ref row, w), ref packedRow, w);
+                }
+                else
+                {
+                    for (int j = 0; j < columns; j++) Unsafe.Add(ref packedRow, j) = Unsafe.Add(ref row, j);
+                    for (int j = columns; j < nr; j++) Unsafe.Add(ref packedRow, j) = 0f;
+                }
             }
         }
     }
 
     /// <summary>
-    /// A handful of rows (batch-1 sampling, evaluation): a matrix-vector product, bound by reading B. Stream B
-    /// row by row, contiguously, into a C row that stays in L1, instead of walking B in column panels.
+    /// A handful of rows against a plain B: stream B row by row, contiguously, into a C row that stays in L1,
+    /// instead of walking B in column panels.
     /// </summary>
     private static void RowStreaming<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, ref float c, int ldc, int m, int n, int k, bool accumulate)
         where TOps : IVectorOps<TVec> where TVec : struct
@@ -136,89 +319,53 @@ public static class Gemm
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile4x2<TOps, TVec>(ref float a, int rs, int cs, ref float bj, int ldb, ref float c, int ldc, int i, int j, int kc, bool add)
+    /// <summary>
+    /// A handful of rows against a packed B: each panel is read once, front to back, per row. Four k steps in
+    /// flight (eight accumulators) hide the FMA latency that a single pair of sums would expose.
+    /// </summary>
+    private static void PanelStreaming<TOps, TVec>(ref float a, int rs, int cs, PackedMatrix b, ref float c, int ldc, int m, bool accumulate)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         nuint w = (nuint)TOps.Count;
-        TVec c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        ref float ai = ref Unsafe.Add(ref a, (nint)i * rs);
-        for (int p = 0; p < kc; p++)
+        int nr = 2 * TOps.Count, k = b.K;
+        Span<float> edge = stackalloc float[WidestPanel]; // (1, NR) scratch for the last, partial panel
+        for (int i = 0; i < m; i++)
         {
-            ref float bp = ref Unsafe.Add(ref bj, (nint)p * ldb);
-            TVec b0 = TOps.Load(ref bp, 0), b1 = TOps.Load(ref bp, w);
-            ref float ap = ref Unsafe.Add(ref ai, (nint)p * cs);
-            TVec x = TOps.Broadcast(ap);
-            c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
-            x = TOps.Broadcast(Unsafe.Add(ref ap, rs));
-            c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
-            x = TOps.Broadcast(Unsafe.Add(ref ap, 2 * rs));
-            c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
-            x = TOps.Broadcast(Unsafe.Add(ref ap, 3 * rs));
-            c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
+            ref float ai = ref Unsafe.Add(ref a, (nint)i * rs);
+            ref float ci = ref Unsafe.Add(ref c, (nint)i * ldc);
+            for (int panel = 0; panel < b.PanelCount; panel++)
+            {
+                ref float bp = ref b.Panel(panel);
+                TVec s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+                int p = 0;
+                for (; p + 4 <= k; p += 4)
+                {
+                    TVec x0 = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * cs)), x1 = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 1) * cs));
+                    TVec x2 = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 2) * cs)), x3 = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 3) * cs));
+                    s0 = TOps.MultiplyAdd(x0, TOps.Load(ref bp, 0), s0); s1 = TOps.MultiplyAdd(x0, TOps.Load(ref bp, w), s1);
+                    s2 = TOps.MultiplyAdd(x1, TOps.Load(ref bp, 2 * w), s2); s3 = TOps.MultiplyAdd(x1, TOps.Load(ref bp, 3 * w), s3);
+                    s4 = TOps.MultiplyAdd(x2, TOps.Load(ref bp, 4 * w), s4); s5 = TOps.MultiplyAdd(x2, TOps.Load(ref bp, 5 * w), s5);
+                    s6 = TOps.MultiplyAdd(x3, TOps.Load(ref bp, 6 * w), s6); s7 = TOps.MultiplyAdd(x3, TOps.Load(ref bp, 7 * w), s7);
+                    bp = ref Unsafe.Add(ref bp, 8 * w);
+                }
+                for (; p < k; p++)
+                {
+                    TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * cs));
+                    s0 = TOps.MultiplyAdd(x, TOps.Load(ref bp, 0), s0); s1 = TOps.MultiplyAdd(x, TOps.Load(ref bp, w), s1);
+                    bp = ref Unsafe.Add(ref bp, 2 * w);
+                }
+                TVec v0 = TOps.Add(TOps.Add(s0, s2), TOps.Add(s4, s6)), v1 = TOps.Add(TOps.Add(s1, s3), TOps.Add(s5, s7));
+                int j0 = panel * nr, columns = Math.Min(nr, b.N - j0);
+                if (columns == nr)
+                {
+                    StoreRow<TOps, TVec>(ref Unsafe.Add(ref ci, j0), w, v0, v1, accumulate);
+                }
+                else
+                {
+                    StoreRow<TOps, TVec>(ref MemoryMarshal.GetReference(edge), w, v0, v1, add: false);
+                    MergeTile(edge, nr, ref Unsafe.Add(ref ci, j0), ldc, 1, columns, accumulate);
+                }
+            }
         }
-        ref float ci = ref Unsafe.Add(ref c, (nint)i * ldc + j);
-        StoreRow<TOps, TVec>(ref ci, w, c00, c01, add);
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref ci, ldc), w, c10, c11, add);
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref ci, 2 * ldc), w, c20, c21, add);
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref ci, 3 * ldc), w, c30, c31, add);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow<TOps, TVec>(ref float ci, nuint w, TVec v0, TVec v1, bool add)
-        where TOps : IVectorOps<TVec> where TVec : struct
-    {
-        if (add)
-        {
-            v0 = TOps.Add(v0, TOps.Load(ref ci, 0));
-            v1 = TOps.Add(v1, TOps.Load(ref ci, w));
-        }
-        TOps.Store(v0, ref ci, 0);
-        TOps.Store(v1, ref ci, w);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile1x2<TOps, TVec>(ref float a, int rs, int cs, ref float bj, int ldb, ref float c, int ldc, int i, int j, int kc, bool add)
-        where TOps : IVectorOps<TVec> where TVec : struct
-    {
-        nuint w = (nuint)TOps.Count;
-        TVec c0 = default, c1 = default;
-        ref float ai = ref Unsafe.Add(ref a, (nint)i * rs);
-        for (int p = 0; p < kc; p++)
-        {
-            ref float bp = ref Unsafe.Add(ref bj, (nint)p * ldb);
-            TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * cs));
-            c0 = TOps.MultiplyAdd(x, TOps.Load(ref bp, 0), c0);
-            c1 = TOps.MultiplyAdd(x, TOps.Load(ref bp, w), c1);
-        }
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, (nint)i * ldc + j), w, c0, c1, add);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile1x1<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, ref float c, int ldc, int i, int j, int kc, bool add)
-        where TOps : IVectorOps<TVec> where TVec : struct
-    {
-        TVec c0 = default;
-        ref float ai = ref Unsafe.Add(ref a, (nint)i * rs);
-        ref float bj = ref Unsafe.Add(ref b, j);
-        for (int p = 0; p < kc; p++)
-        {
-            c0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * cs)), TOps.Load(ref Unsafe.Add(ref bj, (nint)p * ldb), 0), c0);
-        }
-        ref float ci = ref Unsafe.Add(ref c, (nint)i * ldc + j);
-        if (add) c0 = TOps.Add(c0, TOps.Load(ref ci, 0));
-        TOps.Store(c0, ref ci, 0);
-    }
-
-    private static void ScalarCell(ref float a, int rs, int cs, ref float b, int ldb, ref float c, int ldc, int i, int j, int kc, bool add)
-    {
-        float sum = 0f;
-        ref float ai = ref Unsafe.Add(ref a, (nint)i * rs);
-        for (int p = 0; p < kc; p++)
-        {
-            sum = MathF.FusedMultiplyAdd(Unsafe.Add(ref ai, (nint)p * cs), Unsafe.Add(ref b, (nint)p * ldb + j), sum);
-        }
-        ref float cij = ref Unsafe.Add(ref c, (nint)i * ldc + j);
-        cij = add ? cij + sum : sum;
     }
 }

@@ -18,6 +18,12 @@ public class GemmTests
 
     private static void Check(SimdWidth width, int m, int n, int k, bool transposedA, bool accumulate)
     {
+        CheckOne(width, m, n, k, transposedA, accumulate, packed: false);
+        CheckOne(width, m, n, k, transposedA, accumulate, packed: true);
+    }
+
+    private static void CheckOne(SimdWidth width, int m, int n, int k, bool transposedA, bool accumulate, bool packed)
+    {
         float[] a = Random(m * k, m * 7 + k), b = Random(k * n, n * 13 + k);
         int ldc = n + 3; // a wider C: the columns between rows are guard cells too
         float[] c = Random(m * ldc + 8, m + n);
@@ -26,14 +32,23 @@ public class GemmTests
         float[] expected = (float[])c.Clone();
         int rs = transposedA ? 1 : k, cs = transposedA ? m : 1;
         GemmReference.Multiply<float>(a, rs, cs, b, n, expected, ldc, m, n, k, accumulate);
-        Gemm.Multiply(a, rs, cs, b, n, c, ldc, m, n, k, accumulate, width);
+        if (packed)
+        {
+            var panels = new PackedMatrix(k, n, width);
+            panels.Pack(b, n);
+            Gemm.Multiply(a, rs, cs, panels, c, ldc, m, accumulate);
+        }
+        else
+        {
+            Gemm.Multiply(a, rs, cs, b, n, c, ldc, m, n, k, accumulate, width);
+        }
         for (int i = 0; i < c.Length; i++)
         {
             int row = i / ldc, col = i % ldc;
             if (row >= m || col >= n) { Assert.Equal(Guard, c[i]); continue; }
             double magnitude = k + (accumulate ? 1 : 0); // |a|,|b|,|c| <= 1
             Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * magnitude + 1e-7,
-                $"{width} m={m} n={n} k={k} tA={transposedA} acc={accumulate} at ({row},{col}): {c[i]} vs {expected[i]}");
+                $"{width} packed={packed} m={m} n={n} k={k} tA={transposedA} acc={accumulate} at ({row},{col}): {c[i]} vs {expected[i]}");
         }
     }
 
@@ -61,6 +76,26 @@ public class GemmTests
         Check(width, 67, 133, 517, transposedA: false, accumulate: true); // k > the 256-deep block: exercises k-blocking
         Check(width, 131, 75, 301, transposedA: true, accumulate: false);
         Check(width, 1, 1031, 129, transposedA: false, accumulate: false); // batch-1 sampling shape
+        Check(width, 2, 517, 67, transposedA: true, accumulate: true);     // the last streamed row count
+        Check(width, 3, 301, 513, transposedA: false, accumulate: true);   // the first tiled one, k over two blocks
+        Check(width, 97, 2049, 259, transposedA: false, accumulate: true); // past one row block and one column block
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void PackTransposed_OfW_EqualsPackOfWTransposed(SimdWidth width)
+    {
+        foreach (var (n, k) in new[] { (0, 3), (3, 0), (1, 1), (17, 5), (33, 70), (73, 129) })
+        {
+            float[] w = Random(n * k, n + k); // (n, k): a weight (out, in)
+            float[] wT = new float[k * n];
+            for (int j = 0; j < n; j++) for (int p = 0; p < k; p++) wT[p * n + j] = w[j * k + p];
+            var direct = new PackedMatrix(k, n, width);
+            var viaTranspose = new PackedMatrix(k, n, width);
+            direct.PackTransposed(w, k);
+            viaTranspose.Pack(wT, n);
+            for (int p = 0; p < k; p++) for (int j = 0; j < n; j++) Assert.Equal(viaTranspose[p, j], direct[p, j]);
+            for (int p = 0; p < k; p++) for (int j = 0; j < n; j++) Assert.Equal(wT[p * n + j], direct[p, j]);
+        }
     }
 
     [Fact]
