@@ -1,6 +1,6 @@
 // The sampler's options end to end: --top-k and --top-p restrict the draw, --stop ends a sample without
 // printing the stop text, --count draws independent samples as one batch, --prime-file primes from a file,
-// and each bad value is one error line plus a hint.
+// --threads changes the speed and never the text, and each bad value is one error line plus a hint.
 using System.Text;
 
 namespace CharRnn.Runner.Tests;
@@ -60,6 +60,18 @@ public sealed class SampleOptionsTests : IDisposable
         // Stream 0 uses the single-stream seed; the batched product may round differently from the batch-1 path,
         // so compare the opening characters, where a flipped draw is vanishingly unlikely.
         Assert.Equal(single.Out[..20], samples[0][..20]);
+    }
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("3")]
+    public void Threads_DoNotChangeTheText(string count)
+    {
+        var one = Cli.Run("sample", "--model", Model, "--prime", "Alice ", "--length", "300", "--seed", "6", "--count", count, "--threads", "1");
+        var two = Cli.Run("sample", "--model", Model, "--prime", "Alice ", "--length", "300", "--seed", "6", "--count", count, "--threads", "2");
+        Cli.AssertSucceeded(one);
+        Cli.AssertSucceeded(two);
+        Assert.Equal(one.Out, two.Out);
     }
 
     [Fact]

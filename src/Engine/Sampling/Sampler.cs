@@ -3,14 +3,15 @@
 // optionally keep only the K most likely symbols (top-k) and/or the smallest set whose probability reaches P
 // (top-p, nucleus sampling), and draw with the stream's own seeded RNG; temperature 0 takes the argmax.
 // Each call of Next allocates nothing; priming runs the prime through the same single-step path.
+// The forward step is a SplitStepper: with threads > 1 each step's weights are read by several cores at once.
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
 
 namespace CharRnn.Engine.Sampling;
 
-public sealed class Sampler
+public sealed class Sampler : IDisposable
 {
-    private readonly UnrolledModel<float> _unrolled;
+    private readonly SplitStepper _stepper;
     private readonly float[] _probabilities; // (V) the distribution of the stream being drawn
     private readonly float[] _sortKeys;      // (V) negated probabilities, sorted ascending = most likely first
     private readonly int[] _order;           // (V) symbol indices in that order
@@ -18,13 +19,13 @@ public sealed class Sampler
     private readonly Rng[] _rngs;            // (Count) stream 0 draws from Rng(seed), as the single-stream sampler does
     private readonly int _vocab;
 
-    public Sampler(CharModel<float> model, ulong seed, int count = 1)
+    public Sampler(CharModel<float> model, ulong seed, int count = 1, int threads = 1)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one stream");
         model.Pack();
         Count = count;
         _vocab = model.Config.VocabSize;
-        _unrolled = new UnrolledModel<float>(model, batch: count, steps: 1);
+        _stepper = new SplitStepper(model, count, threads);
         _probabilities = new float[_vocab];
         _sortKeys = new float[_vocab];
         _order = new int[_vocab];
@@ -33,6 +34,12 @@ public sealed class Sampler
         // Stream i > 0 from seed ^ (i * golden ratio): unlike seed + i, --seed 5 --count 3 shares no stream with --seed 6.
         for (int i = 0; i < count; i++) _rngs[i] = new Rng(seed ^ (0x9E3779B97F4A7C15UL * (ulong)i));
     }
+
+    /// <summary>Threads that share each step.</summary>
+    public int Threads => _stepper.Threads;
+
+    /// <summary>Bytes allocated on the helper threads so far (for allocation tests).</summary>
+    public long WorkerAllocatedBytes => _stepper.WorkerAllocatedBytes;
 
     /// <summary>Independent streams sampled together.</summary>
     public int Count { get; }
@@ -50,7 +57,7 @@ public sealed class Sampler
     public void Prime(ReadOnlySpan<int> prime)
     {
         if (prime.Length == 0) throw new ArgumentException("priming needs at least one symbol", nameof(prime));
-        _unrolled.ResetState();
+        _stepper.Reset();
         foreach (int symbol in prime)
         {
             Array.Fill(_tokens, symbol);
@@ -71,7 +78,7 @@ public sealed class Sampler
     public void Next(Span<int> symbols)
     {
         if (symbols.Length != Count) throw new ArgumentException($"expected {Count} symbols, got {symbols.Length}", nameof(symbols));
-        ReadOnlySpan<float> logits = _unrolled.Logits; // (1, Count, V)
+        ReadOnlySpan<float> logits = _stepper.Logits; // (Count, V)
         for (int i = 0; i < Count; i++) symbols[i] = Choose(logits.Slice(i * _vocab, _vocab), _rngs[i]);
         symbols.CopyTo(_tokens);
         Feed();
@@ -117,11 +124,9 @@ public sealed class Sampler
         return order[keep - 1];
     }
 
-    private void Feed()
-    {
-        _unrolled.Forward(_tokens, 1);
-        _unrolled.CarryState();
-    }
+    private void Feed() => _stepper.Step(_tokens);
+
+    public void Dispose() => _stepper.Dispose();
 
     /// <summary>The first index whose cumulative probability exceeds u; the last index if rounding leaves a gap.</summary>
     public static int Draw(ReadOnlySpan<float> probabilities, float u)

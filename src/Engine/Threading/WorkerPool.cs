@@ -96,8 +96,8 @@ public sealed class WorkerPool : IDisposable
     }
 
     /// <summary>
-    /// A one-waiter, one-setter auto-reset event that allocates nothing, ever: the waiter spins until the next
-    /// spin would yield, then blocks on a monitor (ManualResetEventSlim would allocate its lock object the
+    /// A one-waiter, one-setter auto-reset event that allocates nothing, ever: the waiter spins, then yields,
+    /// then blocks on a monitor (ManualResetEventSlim would allocate its lock object the
     /// first time a wait blocks, which can happen in the middle of training).
     /// </summary>
     private sealed class Signal
@@ -116,8 +116,9 @@ public sealed class WorkerPool : IDisposable
 
         public void WaitAndReset()
         {
-            var spinner = new SpinWait();
-            while (!_set && !spinner.NextSpinWillYield) spinner.SpinOnce();
+            // Sampling hands work over every few microseconds, so stay awake for a while (spin, then yield the
+            // core) before paying a kernel wake-up; a training step's wait is short or long, never in between.
+            for (int iteration = 0; !_set && iteration < Backoff.IterationsBeforeBlocking; iteration++) Backoff.Pause(iteration);
             if (!_set)
             {
                 lock (_gate)

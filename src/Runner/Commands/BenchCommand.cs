@@ -34,7 +34,7 @@ public static class BenchCommand
     public static Command Create(TextWriter output, TextWriter error)
     {
         var workload = new Option<string>("--workload") { Description = "W1, W2, W3, W4 or all", DefaultValueFactory = _ => "all" };
-        var threads = new Option<int?>("--threads") { Description = "threads for the training workloads (default: all cores)" };
+        var threads = new Option<int?>("--threads") { Description = "threads for every workload (default: all cores); sampling splits each step's weights among them" };
         var seconds = new Option<double>("--seconds") { Description = "measuring time per workload, after warm-up", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
         var command = new Command("bench", "Measure training and sampling throughput (chars/s, GFLOP/s, share of the measured FMA peak).") { workload, threads, seconds, json };
@@ -58,9 +58,9 @@ public static class BenchCommand
                 var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, vocabulary.Count, w.Hidden, 2));
                 model.InitializeUniform(new Rng(1));
                 double flopsPerChar = (w.Training ? 6.0 : 2.0) * model.Layout.Tensors.Where(t => t.Shape.Length == 2).Sum(t => (double)t.Length);
-                int used = w.Training ? Math.Min(threadCount, w.Batch) : 1;
+                int used = Math.Min(threadCount, w.Training ? w.Batch : w.Hidden / 16);
                 error.WriteLine($"{w.Name}: {w.What}, {used} thread{(used == 1 ? "" : "s")}...");
-                double rate = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, budget);
+                double rate = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, used, budget);
                 double gflops = rate * flopsPerChar / 1e9;
                 results.Add((w, used, rate, gflops, gflops / (used == 1 ? peakOne : peakAll)));
             }
@@ -96,9 +96,9 @@ public static class BenchCommand
         return (double)steps * w.Batch * w.Seq / clock.Elapsed.TotalSeconds;
     }
 
-    private static double SampleRate(CharModel<float> model, double budget)
+    private static double SampleRate(CharModel<float> model, int threads, double budget)
     {
-        var sampler = new Sampler(model, seed: 1) { Temperature = 1f };
+        using var sampler = new Sampler(model, seed: 1, count: 1, threads) { Temperature = 1f };
         sampler.Prime([0]);
         for (int i = 0; i < 200; i++) sampler.Next(); // warm-up
         var clock = Stopwatch.StartNew();

@@ -26,10 +26,11 @@ public static class SampleCommand
         var topP = new Option<float>("--top-p") { Description = "draw only among the most likely characters whose probability adds up to P, in (0, 1]", DefaultValueFactory = _ => 1f };
         var stop = new Option<string[]>("--stop") { Description = "end a sample when it produces this text, which is not printed (repeatable; \\n, \\t, \\\\ are escapes)" };
         var count = new Option<int>("--count") { Description = "independent samples, drawn together as one batch", DefaultValueFactory = _ => 1 };
+        var threads = new Option<int?>("--threads") { Description = "threads that share each step's weights (default: all cores; the text does not depend on it)" };
         var separator = new Option<string>("--separator") { Description = "printed between samples when --count > 1 (escapes as --stop)", DefaultValueFactory = _ => "\\n---\\n" };
         var command = new Command("sample", "Generate text from a trained checkpoint.")
         {
-            model, length, temperature, prime, primeFile, seed, greedy, topK, topP, stop, count, separator,
+            model, length, temperature, prime, primeFile, seed, greedy, topK, topP, stop, count, threads, separator,
         };
         command.SetAction(parse =>
         {
@@ -58,7 +59,7 @@ public static class SampleCommand
             error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"sampling {samples} x {maxLength} characters from {config.Layers}x{config.Hidden} {config.ModuleName}, temperature {tau}{(k > 0 ? $", top-k {k}" : "")}{(p < 1 ? $", top-p {p}" : "")}, seed {actualSeed}"));
 
-            var sampler = new Sampler(loaded.Model, actualSeed, samples) { Temperature = tau, TopK = k, TopP = p };
+            using var sampler = new Sampler(loaded.Model, actualSeed, samples, Inputs.Threads(parse.GetValue(threads))) { Temperature = tau, TopK = k, TopP = p };
             int[] primeTokens = primeText.Length > 0 ? vocabulary.Encode(primeText) : [StartSymbol(vocabulary)];
             sampler.Prime(primeTokens);
             if (samples == 1) Stream(sampler, vocabulary, primeText, maxLength, stops, output);

@@ -328,7 +328,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
 
     private static string Sample(CharModel<float> model, Vocabulary vocabulary, ulong seed, int length)
     {
-        var sampler = new Sampler(model, seed) { Temperature = 0.8f };
+        using var sampler = new Sampler(model, seed) { Temperature = 0.8f };
         sampler.Prime([SampleCommand.StartSymbol(vocabulary)]);
         var text = new StringBuilder(length);
         for (int i = 0; i < length; i++) text.Append(vocabulary.TextOf(sampler.Next()));

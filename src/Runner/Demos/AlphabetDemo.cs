@@ -70,7 +70,7 @@ public static class AlphabetDemo
     private static Recitation Recite(Trained trained, string direction, char from, string sequence)
     {
         var vocabulary = trained.Vocabulary;
-        var sampler = new Sampler(trained.Model, seed: 0) { Temperature = 0f };
+        using var sampler = new Sampler(trained.Model, seed: 0) { Temperature = 0f };
         sampler.Prime(vocabulary.Encode(from.ToString()));
         var recited = new StringBuilder().Append(from);
         for (int i = 0; i < sequence.Length; i++)

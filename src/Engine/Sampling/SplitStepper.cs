@@ -1,0 +1,219 @@
+// One forward time step for generation (B streams, usually 1), with the weights divided among threads by
+// hidden unit. Generating a character reads every weight once for a handful of rows, so it is bound by how
+// fast the weights stream from cache, not by arithmetic; two cores stream two halves at once.
+// Part s owns hidden units [u0, u1) of every layer: the rows of W_ih and W_hh that feed those units' gates
+// (all of i f g o, or r z n), so it finishes its units' cell locally and the parts meet once per layer.
+// It also owns a slice of the vocabulary for the head. Per character: layer 0 (gather), barrier, layer 1, ...,
+// barrier, head; the caller then draws from the logits.
+// Each part's products see the same k order per output column as the unsplit model (column sums do not
+// depend on which columns sit beside them), and unit boundaries fall on multiples of the widest vector, so the
+// logits are bit-identical to UnrolledModel's and to any other thread count.
+// Deliberately not here: drawing (Sampler) and training (UnrolledModel).
+using CharRnn.Engine.Layers;
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
+using CharRnn.Engine.Threading;
+
+namespace CharRnn.Engine.Sampling;
+
+public sealed class SplitStepper : IDisposable
+{
+    private const int UnitAlignment = 16; // split points are multiples of the widest vector (16 floats)
+
+    private readonly ModelConfig _config;
+    private readonly Part[] _parts;
+    private readonly float[][][] _hidden; // per layer, two (B, H) buffers: h(t-1) and h(t), swapped every step
+    private readonly float[] _logits;     // (B, V)
+    private readonly int[] _tokens;       // (B) the symbols fed at this step
+    private readonly WorkerPool? _pool;
+    private readonly SpinBarrier _barrier;
+    private readonly Action<int> _runPart; // cached so a step creates no delegate
+    private int _parity;                  // which of each layer's two hidden buffers holds h(t-1)
+
+    /// <summary>What one thread owns: its units' weights and state in every layer, and its slice of the head.</summary>
+    private sealed class Part
+    {
+        public int FirstUnit, Units, FirstSymbol, Symbols;
+        public float[] Embedding = [];      // (V, G_s) layer 0's W_ih^T columns for this part's gates: the one-hot gather
+        public PackedMatrix?[] InputWeights = [];  // per layer (D, G_s) W_ih^T columns; null for layer 0
+        public PackedMatrix[] RecurrentWeights = []; // per layer (H, G_s) W_hh^T columns
+        public float[][] BiasIh = [], BiasHh = [];   // per layer (G_s)
+        public float[] Gates = [];          // (B, G_s) projection, then gate pre-activations, then activations
+        public float[] Recurrent = [];      // (B, G_s) GRU only: h(t-1) W_hh^T + b_hh, kept apart for r * hn
+        public float[][][] Own = [];        // per layer, two (B, U) buffers: this part's slice of h(t-1) and h(t)
+        public float[][][] Cells = [];      // LSTM: per layer, two (B, U) buffers: c(t-1) and c(t)
+        public float[] TanhCell = [];       // (B, U) LSTM scratch: tanh(c), not needed after the step
+        public PackedMatrix Head = null!;   // (H, V_s) W_head^T columns for this part's symbols
+        public float[] HeadBias = [];       // (V_s)
+    }
+
+    public SplitStepper(CharModel<float> model, int batch, int threads)
+    {
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "at least one stream");
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "at least one thread");
+        _config = model.Config;
+        Batch = batch;
+        int hidden = _config.Hidden, layers = _config.Layers, vocab = _config.VocabSize;
+        // More parts than aligned unit blocks would leave some empty; cap the team instead.
+        threads = Math.Max(1, Math.Min(threads, (hidden + UnitAlignment - 1) / UnitAlignment));
+        Threads = threads;
+        _hidden = new float[layers][][];
+        for (int l = 0; l < layers; l++) _hidden[l] = [new float[batch * hidden], new float[batch * hidden]];
+        _logits = new float[batch * vocab];
+        _tokens = new int[batch];
+        _parts = new Part[threads];
+        for (int s = 0; s < threads; s++)
+        {
+            int u0 = Boundary(s, threads, hidden), u1 = Boundary(s + 1, threads, hidden);
+            int v0 = s * vocab / threads, v1 = (s + 1) * vocab / threads;
+            _parts[s] = BuildPart(model, u0, u1, v0, v1, batch);
+        }
+        _barrier = new SpinBarrier(threads);
+        _runPart = RunPart;
+        _pool = threads > 1 ? new WorkerPool(threads) : null;
+    }
+
+    public int Batch { get; }
+
+    /// <summary>Threads that share each step (at most one per 16 hidden units).</summary>
+    public int Threads { get; }
+
+    /// <summary>(B, V) the logits of the last Step.</summary>
+    public ReadOnlySpan<float> Logits => _logits;
+
+    /// <summary>Bytes allocated on the worker threads so far: lets tests prove a step allocates nothing.</summary>
+    public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
+
+    private static int Boundary(int s, int parts, int hidden) =>
+        s == parts ? hidden : Math.Min(hidden, (int)Math.Round((double)s * hidden / parts / UnitAlignment) * UnitAlignment);
+
+    private Part BuildPart(CharModel<float> model, int u0, int u1, int v0, int v1, int batch)
+    {
+        var layout = model.Layout;
+        int hidden = _config.Hidden, units = u1 - u0, gateCount = _config.GateWidth / hidden, gates = gateCount * units;
+        var part = new Part { FirstUnit = u0, Units = units, FirstSymbol = v0, Symbols = v1 - v0 };
+        int layers = _config.Layers;
+        part.InputWeights = new PackedMatrix?[layers];
+        part.RecurrentWeights = new PackedMatrix[layers];
+        part.BiasIh = new float[layers][];
+        part.BiasHh = new float[layers][];
+        part.Own = new float[layers][][];
+        part.Cells = new float[_config.Cell == CellKind.Lstm ? layers : 0][][];
+        for (int l = 0; l < layers; l++)
+        {
+            int inputs = _config.InputWidth(l);
+            float[] weightIh = OwnRows(model.View(layout.WeightIh(l)), inputs, hidden, gateCount, u0, units); // (G_s, D)
+            if (l == 0)
+            {
+                part.Embedding = new float[inputs * gates]; // (V, G_s) = the transpose of (G_s, V)
+                for (int g = 0; g < gates; g++) for (int v = 0; v < inputs; v++) part.Embedding[v * gates + g] = weightIh[g * inputs + v];
+            }
+            else
+            {
+                part.InputWeights[l] = new PackedMatrix(inputs, gates, Simd.Best);
+                part.InputWeights[l]!.PackTransposed(weightIh, inputs);
+            }
+            part.RecurrentWeights[l] = new PackedMatrix(hidden, gates, Simd.Best);
+            part.RecurrentWeights[l].PackTransposed(OwnRows(model.View(layout.WeightHh(l)), hidden, hidden, gateCount, u0, units), hidden);
+            part.BiasIh[l] = OwnRows(model.View(layout.BiasIh(l)), 1, hidden, gateCount, u0, units);
+            part.BiasHh[l] = OwnRows(model.View(layout.BiasHh(l)), 1, hidden, gateCount, u0, units);
+            part.Own[l] = [new float[batch * units], new float[batch * units]];
+            if (part.Cells.Length > 0) part.Cells[l] = [new float[batch * units], new float[batch * units]];
+        }
+        part.Gates = new float[batch * gates];
+        part.Recurrent = _config.Cell == CellKind.Gru ? new float[batch * gates] : [];
+        part.TanhCell = _config.Cell == CellKind.Lstm ? new float[batch * units] : [];
+        var headWeight = model.View(layout.HeadWeight); // (V, H)
+        part.Head = new PackedMatrix(hidden, v1 - v0, Simd.Best);
+        part.Head.PackTransposed(headWeight.Slice(v0 * hidden, (v1 - v0) * hidden), hidden);
+        part.HeadBias = model.View(layout.HeadBias).Slice(v0, v1 - v0).ToArray();
+        return part;
+    }
+
+    /// <summary>(gateCount * units, columns): of a (gateCount * H, columns) tensor, the rows of units [u0, u0+units) of every gate.</summary>
+    private static float[] OwnRows(ReadOnlySpan<float> tensor, int columns, int hidden, int gateCount, int u0, int units)
+    {
+        var rows = new float[gateCount * units * columns];
+        for (int g = 0; g < gateCount; g++)
+        {
+            tensor.Slice((g * hidden + u0) * columns, units * columns).CopyTo(rows.AsSpan(g * units * columns));
+        }
+        return rows;
+    }
+
+    /// <summary>Every stream back to zero state (h and c).</summary>
+    public void Reset()
+    {
+        foreach (var pair in _hidden) { Array.Clear(pair[0]); Array.Clear(pair[1]); }
+        foreach (var part in _parts)
+        {
+            foreach (var pair in part.Own) { Array.Clear(pair[0]); Array.Clear(pair[1]); }
+            foreach (var pair in part.Cells) { Array.Clear(pair[0]); Array.Clear(pair[1]); }
+        }
+    }
+
+    /// <summary>Feeds tokens (B), one per stream, advances every state by one step and computes the logits.</summary>
+    public void Step(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.Length != Batch) throw new ArgumentException($"expected {Batch} tokens, got {tokens.Length}", nameof(tokens));
+        foreach (int token in tokens)
+        {
+            if ((uint)token >= (uint)_config.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), token, $"symbols must be in 0..{_config.VocabSize - 1}");
+        }
+        tokens.CopyTo(_tokens);
+        if (_pool != null) _pool.Run(_runPart);
+        else RunPart(0);
+        _parity ^= 1;
+    }
+
+    private void RunPart(int s)
+    {
+        var part = _parts[s];
+        int hidden = _config.Hidden, units = part.Units, batch = Batch, previous = _parity, next = _parity ^ 1;
+        int gates = part.Gates.Length / batch;
+        Span<float> gateRows = part.Gates;
+        for (int l = 0; l < _config.Layers; l++)
+        {
+            // projection = x W_ih^T + b_ih (+ b_hh where the cell folds it), for this part's gate columns
+            if (l == 0)
+            {
+                for (int b = 0; b < batch; b++) part.Embedding.AsSpan(_tokens[b] * gates, gates).CopyTo(gateRows.Slice(b * gates, gates));
+            }
+            else
+            {
+                Gemm.Multiply(_hidden[l - 1][next], hidden, 1, part.InputWeights[l]!, gateRows, gates, batch, accumulate: false);
+            }
+            Kernels.AddBiasToRows<float>(part.BiasIh[l], gateRows, accumulate: true);
+            ReadOnlySpan<float> hPrevious = _hidden[l][previous];  // (B, H) all units: every part reads all of h(t-1)
+            Span<float> own = part.Own[l][next];                    // (B, U) this part's units of h(t)
+            switch (_config.Cell)
+            {
+                case CellKind.Lstm:
+                    Kernels.AddBiasToRows<float>(part.BiasHh[l], gateRows, accumulate: true);
+                    Gemm.Multiply(hPrevious, hidden, 1, part.RecurrentWeights[l], gateRows, gates, batch, accumulate: true);
+                    LstmCell.Forward<float>(gateRows, part.Cells[l][previous], part.Cells[l][next], part.TanhCell, own, units);
+                    break;
+                case CellKind.Gru:
+                    Kernels.AddBiasToRows<float>(part.BiasHh[l], part.Recurrent, accumulate: false);
+                    Gemm.Multiply(hPrevious, hidden, 1, part.RecurrentWeights[l], part.Recurrent, gates, batch, accumulate: true);
+                    GruCell.Forward<float>(gateRows, part.Recurrent, part.Own[l][previous], own, units);
+                    break;
+                default:
+                    Kernels.AddBiasToRows<float>(part.BiasHh[l], gateRows, accumulate: true);
+                    Gemm.Multiply(hPrevious, hidden, 1, part.RecurrentWeights[l], gateRows, gates, batch, accumulate: true);
+                    RnnCell.Forward<float>(gateRows, own, units);
+                    break;
+            }
+            Span<float> hNext = _hidden[l][next];
+            for (int b = 0; b < batch; b++) own.Slice(b * units, units).CopyTo(hNext.Slice(b * hidden + part.FirstUnit, units));
+            _barrier.SignalAndWait(); // layer l's h(t) is complete: the layer above and the head may read it
+        }
+        // logits[:, v0..v1) = b + h_top W_head^T
+        Span<float> logits = _logits.AsSpan(part.FirstSymbol);
+        int vocab = _config.VocabSize;
+        for (int b = 0; b < batch; b++) part.HeadBias.CopyTo(logits.Slice(b * vocab, part.Symbols));
+        if (part.Symbols > 0) Gemm.Multiply(_hidden[_config.Layers - 1][next], hidden, 1, part.Head, logits, vocab, batch, accumulate: true);
+    }
+
+    public void Dispose() => _pool?.Dispose();
+}

@@ -1,0 +1,110 @@
+// The generation step with weights split by hidden unit: its logits are bit-identical to the unsplit unrolled
+// model's, for every cell, stream count and thread count (including splits that leave a scalar tail), and a
+// warm step allocates nothing on any thread. The barrier it meets at is checked on its own.
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Sampling;
+using CharRnn.Engine.Threading;
+
+namespace CharRnn.Engine.Tests.Sampling;
+
+public class SplitStepperTests
+{
+    private const int V = 13;
+
+    public static TheoryData<CellKind, int, int, int> Cases()
+    {
+        var data = new TheoryData<CellKind, int, int, int>();
+        foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru, CellKind.Rnn })
+            foreach (int hidden in new[] { 20, 64 }) // 20: the second part holds only the 4-unit scalar tail
+                foreach (int streams in new[] { 1, 3 })
+                    foreach (int threads in new[] { 1, 2, 3 })
+                        data.Add(cell, hidden, streams, threads);
+        return data;
+    }
+
+    [Theory, MemberData(nameof(Cases))]
+    public void Logits_AreBitIdenticalToTheUnrolledModel(CellKind cell, int hidden, int streams, int threads)
+    {
+        var model = new CharModel<float>(new ModelConfig(cell, V, hidden, 2));
+        model.InitializeUniform(new Rng(7));
+        var unrolled = new UnrolledModel<float>(model, batch: streams, steps: 1);
+        using var split = new SplitStepper(model, streams, threads);
+        var random = new Random(3);
+        int[] tokens = new int[streams];
+        for (int step = 0; step < 12; step++)
+        {
+            for (int b = 0; b < streams; b++) tokens[b] = random.Next(V);
+            unrolled.Forward(tokens, 1);
+            unrolled.CarryState();
+            split.Step(tokens);
+            Assert.Equal(unrolled.Logits.ToArray(), split.Logits.ToArray());
+        }
+        // Reset returns every state to zero: the same first step again gives the same logits as a fresh model.
+        split.Reset();
+        unrolled.ResetState();
+        unrolled.Forward(tokens, 1);
+        split.Step(tokens);
+        Assert.Equal(unrolled.Logits.ToArray(), split.Logits.ToArray());
+    }
+
+    [Fact]
+    public void Threads_AreCappedAtOnePerSixteenUnits()
+    {
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, V, 20, 1));
+        model.InitializeUniform(new Rng(1));
+        using var split = new SplitStepper(model, 1, threads: 8);
+        Assert.Equal(2, split.Threads);
+    }
+
+    [Fact]
+    public void TwoThreadSampler_WarmStep_AllocatesNothingOnAnyThread()
+    {
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, V, 64, 2));
+        model.InitializeUniform(new Rng(5));
+        using var sampler = new Sampler(model, seed: 4, count: 1, threads: 2) { TopK = 5 };
+        Assert.Equal(2, sampler.Threads);
+        sampler.Prime([1, 2]);
+        for (int i = 0; i < 5; i++) sampler.Next();
+        long before = GC.GetAllocatedBytesForCurrentThread(), workersBefore = sampler.WorkerAllocatedBytes;
+        for (int i = 0; i < 200; i++) sampler.Next();
+        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0L, sampler.WorkerAllocatedBytes - workersBefore);
+    }
+
+    [Fact]
+    public void Sampler_SameSeed_SameTextAtEveryThreadCount()
+    {
+        var model = new CharModel<float>(new ModelConfig(CellKind.Gru, V, 48, 2));
+        model.InitializeUniform(new Rng(9));
+        int[] Sample(int threads)
+        {
+            using var sampler = new Sampler(model, seed: 11, count: 1, threads);
+            sampler.Prime([3]);
+            return Enumerable.Range(0, 300).Select(_ => sampler.Next()).ToArray();
+        }
+        Assert.Equal(Sample(1), Sample(2));
+        Assert.Equal(Sample(1), Sample(3));
+    }
+
+    [Fact]
+    public void SpinBarrier_NoThreadStartsAPhaseBeforeAllFinishedThePrevious()
+    {
+        const int Parts = 3, Phases = 20_000;
+        var barrier = new SpinBarrier(Parts);
+        var arrived = new int[Phases];
+        int violations = 0;
+        var threads = Enumerable.Range(0, Parts).Select(_ => new Thread(() =>
+        {
+            for (int phase = 0; phase < Phases; phase++)
+            {
+                if (phase > 0 && Volatile.Read(ref arrived[phase - 1]) != Parts) Interlocked.Increment(ref violations);
+                Interlocked.Increment(ref arrived[phase]);
+                barrier.SignalAndWait();
+            }
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        Assert.Equal(0, violations);
+        Assert.All(arrived, count => Assert.Equal(Parts, count));
+    }
+}
