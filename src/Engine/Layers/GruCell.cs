@@ -146,14 +146,20 @@ public static class GruCell
         {
             ref float p = ref Unsafe.Add(ref rp, (nint)b * 3 * hidden);
             ref float q = ref Unsafe.Add(ref rq, (nint)b * 3 * hidden);
+            // Pass 1, r and z (independent elements, so their activation chains overlap); pass 2, n and h.
+            for (int j = 0; j < vectorEnd; j += w)
+            {
+                nuint jr = (nuint)j, jz = (nuint)(hidden + j);
+                TOps.Store(VectorMath.Sigmoid<TOps, TVec>(TOps.Add(TOps.Load(ref p, jr), TOps.Load(ref q, jr))), ref p, jr);
+                TOps.Store(VectorMath.Sigmoid<TOps, TVec>(TOps.Add(TOps.Load(ref p, jz), TOps.Load(ref q, jz))), ref p, jz);
+            }
             for (int j = 0; j < vectorEnd; j += w)
             {
                 nuint u = (nuint)(b * hidden + j);
                 nuint jr = (nuint)j, jz = (nuint)(hidden + j), jn = (nuint)(2 * hidden + j);
-                TVec r = VectorMath.Sigmoid<TOps, TVec>(TOps.Add(TOps.Load(ref p, jr), TOps.Load(ref q, jr)));
-                TVec z = VectorMath.Sigmoid<TOps, TVec>(TOps.Add(TOps.Load(ref p, jz), TOps.Load(ref q, jz)));
+                TVec r = TOps.Load(ref p, jr), z = TOps.Load(ref p, jz);
                 TVec n = VectorMath.Tanh<TOps, TVec>(TOps.MultiplyAdd(r, TOps.Load(ref q, jn), TOps.Load(ref p, jn)));
-                TOps.Store(r, ref p, jr); TOps.Store(z, ref p, jz); TOps.Store(n, ref p, jn);
+                TOps.Store(n, ref p, jn);
                 // (1-z)*n + z*h_prev written as n + z*(h_prev - n): one FMA, same value up to rounding.
                 TOps.Store(TOps.MultiplyAdd(z, TOps.Subtract(TOps.Load(ref rhp, u), n), n), ref rh, u);
             }

@@ -132,15 +132,17 @@ public static class LstmCell
         for (int b = 0; b < rows; b++)
         {
             ref float a = ref Unsafe.Add(ref ra, (nint)b * 4 * hidden);
+            // Pass 1, the gates in place: independent elements, so the activation chains overlap.
+            VectorMath.SigmoidInPlace<TOps, TVec>(ref a, vectorEnd);
+            VectorMath.SigmoidInPlace<TOps, TVec>(ref Unsafe.Add(ref a, hidden), vectorEnd);
+            VectorMath.TanhInPlace<TOps, TVec>(ref Unsafe.Add(ref a, 2 * hidden), vectorEnd);
+            VectorMath.SigmoidInPlace<TOps, TVec>(ref Unsafe.Add(ref a, 3 * hidden), vectorEnd);
+            // Pass 2, the state: c = f*c_prev + i*g, h = o*tanh(c).
             for (int j = 0; j < vectorEnd; j += w)
             {
                 nuint u = (nuint)(b * hidden + j);
-                TVec i = VectorMath.Sigmoid<TOps, TVec>(TOps.Load(ref a, (nuint)j));
-                TVec f = VectorMath.Sigmoid<TOps, TVec>(TOps.Load(ref a, (nuint)(hidden + j)));
-                TVec g = VectorMath.Tanh<TOps, TVec>(TOps.Load(ref a, (nuint)(2 * hidden + j)));
-                TVec o = VectorMath.Sigmoid<TOps, TVec>(TOps.Load(ref a, (nuint)(3 * hidden + j)));
-                TOps.Store(i, ref a, (nuint)j); TOps.Store(f, ref a, (nuint)(hidden + j));
-                TOps.Store(g, ref a, (nuint)(2 * hidden + j)); TOps.Store(o, ref a, (nuint)(3 * hidden + j));
+                TVec i = TOps.Load(ref a, (nuint)j), f = TOps.Load(ref a, (nuint)(hidden + j));
+                TVec g = TOps.Load(ref a, (nuint)(2 * hidden + j)), o = TOps.Load(ref a, (nuint)(3 * hidden + j));
                 TVec cNew = TOps.MultiplyAdd(f, TOps.Load(ref rcp, u), TOps.Multiply(i, g));
                 TVec t = VectorMath.Tanh<TOps, TVec>(cNew);
                 TOps.Store(cNew, ref rc, u);

@@ -4,6 +4,8 @@
 //   sigmoid(x) = 1 / (1 + exp(-x));  tanh(x) = 1 - 2 / (1 + exp(2x))
 // The tanh form loses relative accuracy near 0 (cancellation) but keeps absolute error below ~2e-7, which is
 // what a cell needs; both saturate exactly instead of producing NaN for large |x|.
+// Each is one long dependency chain (~70 cycles), so cells apply them in separate passes over a row, where
+// the out-of-order core overlaps many independent elements, rather than inside one long fused iteration.
 // Deliberately not here: double precision (the double paths use Math directly; they are references).
 using System.Runtime.CompilerServices;
 
@@ -21,7 +23,8 @@ internal static class VectorMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Exp<TOps, TVec>(TVec x) where TOps : IVectorOps<TVec> where TVec : struct
     {
-        x = TOps.Min(TOps.Max(x, TOps.Broadcast(ExpMinInput)), TOps.Broadcast(ExpMaxInput));
+        // Native min/max (one instruction each) with x second, so a NaN input comes through as NaN.
+        x = TOps.MinNative(TOps.Broadcast(ExpMaxInput), TOps.MaxNative(TOps.Broadcast(ExpMinInput), x));
         TVec n = TOps.Floor(TOps.MultiplyAdd(x, TOps.Broadcast(Log2E), TOps.Broadcast(0.5f)));
         TVec r = TOps.Subtract(x, TOps.Multiply(n, TOps.Broadcast(Ln2Hi)));
         r = TOps.Subtract(r, TOps.Multiply(n, TOps.Broadcast(Ln2Lo)));
@@ -48,6 +51,20 @@ internal static class VectorMath
         TVec one = TOps.Broadcast(1f);
         TVec e2x = Exp<TOps, TVec>(TOps.Add(x, x));
         return TOps.Subtract(one, TOps.Divide(TOps.Broadcast(2f), TOps.Add(one, e2x)));
+    }
+
+    /// <summary>x[0..count) = sigmoid(x) in place; count is a multiple of the width (callers leave tails to scalar code).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void SigmoidInPlace<TOps, TVec>(ref float x, int count) where TOps : IVectorOps<TVec> where TVec : struct
+    {
+        for (int j = 0; j < count; j += TOps.Count) TOps.Store(Sigmoid<TOps, TVec>(TOps.Load(ref x, (nuint)j)), ref x, (nuint)j);
+    }
+
+    /// <summary>x[0..count) = tanh(x) in place; count is a multiple of the width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void TanhInPlace<TOps, TVec>(ref float x, int count) where TOps : IVectorOps<TVec> where TVec : struct
+    {
+        for (int j = 0; j < count; j += TOps.Count) TOps.Store(Tanh<TOps, TVec>(TOps.Load(ref x, (nuint)j)), ref x, (nuint)j);
     }
 
     // Scalar twins: the definitions the vector paths are tested against, and what tails use.
