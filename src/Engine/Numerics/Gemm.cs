@@ -2,14 +2,17 @@
 //   for each block of NC columns, for each KC-deep slice of k:
 //     B's (KC, NC) block sits in panels of NR columns (packed here per call, or packed once per optimizer
 //       step by the caller as a PackedMatrix: the weights),
-//     for each block of MC rows: A's (MC, KC) block is copied into panels of MR rows (A is addressed through
-//       two strides, so A^T costs nothing extra: rowStride 1),
-//       for each B panel, for each A panel: one MR x NR register tile, C tile = [C +] sum over KC.
-// The micro-kernel keeps MR x 2 vector accumulators in registers (6 x 16 floats at Vector256: 12 of the 16
-// ymm registers) and per k step loads two B vectors and broadcasts MR A values from contiguous memory.
+//     for each block of MC rows: A's (MC, KC) block is copied into row panels (A is addressed through two
+//       strides, so A^T costs nothing extra: rowStride 1),
+//       for each B panel, for each A panel: one register tile, C tile = [C +] sum over KC.
+// The micro-kernel keeps up to 6 x 2 vector accumulators in registers (6 x 16 floats at Vector256: 12 of the
+// 16 ymm registers) and per k step loads two B vectors and broadcasts one A value per row.
 // A B panel (KC x NR, 16 KiB at Vector256) stays in L1 across the A panels; A's block stays in L2.
-// Remainder policy: A and B panels are zero-padded, a partial tile is computed in full into a scratch tile
-// and only its valid part is added to C, so nothing is written twice or out of bounds.
+// Row tiles: a block of mc rows is cut into ceil(mc/6) tiles of nearly equal height (25 rows: 5 x 5, 32: 6 6 5
+// 5 5 5), so a training share of 25 or 32 streams wastes no FMA on padding; heights 4-6 all keep enough
+// independent accumulators to hide the FMA latency.
+// Remainder policy: B panels are zero-padded; a tile with a partial B panel is computed into a scratch tile
+// and only its valid columns are added to C, so nothing is written twice or out of bounds.
 // Tiny m (batch-1 sampling and evaluation) is a matrix-vector product bound by reading B: those rows stream
 // B once each instead (row by row when B is plain, panel by panel when packed).
 // Deliberately not here: threads (the trainer splits work into shares, the sampler splits columns).
@@ -21,7 +24,7 @@ namespace CharRnn.Engine.Numerics;
 
 public static class Gemm
 {
-    internal const int TileRows = 6;        // MR: rows of the register tile
+    internal const int TileRows = 6;        // MR: the tallest register tile
     private const int KBlock = 256;         // KC: a 256-deep B panel is 16 KiB at Vector256, 32 KiB at Vector512 (L1)
     private const int RowBlock = 96;        // MC: A's packed block, 96 x 256 floats = 96 KiB (L2); a multiple of MR
     private const int ColumnBlock = 2048;   // NC: B's packed block, 256 x 2048 floats = 2 MiB (L3); a multiple of every NR
@@ -29,7 +32,7 @@ public static class Gemm
     private const int WidestPanel = 32;     // NR at Vector512
 
     // Per-thread packing buffers, allocated on first use so steady-state calls allocate nothing.
-    [ThreadStatic] private static float[]? t_packedA; // (MC / MR, KC, MR) A's block in row panels
+    [ThreadStatic] private static float[]? t_packedA; // (MC, KC) A's block as row panels: the tile at row r, height h, is (KC, h) at r*KC
     [ThreadStatic] private static float[]? t_packedB; // (NC / NR, KC, NR) B's block in column panels
 
     /// <summary>Columns per B panel for a width: two vectors (the micro-kernel's tile width).</summary>
@@ -150,23 +153,24 @@ public static class Gemm
                 {
                     int mc = Math.Min(RowBlock, m - ic);
                     ref float aBlock = ref MemoryMarshal.GetArrayDataReference(packedA);
-                    PackA(ref Unsafe.Add(ref a, (nint)ic * rs + (nint)pc * cs), rs, cs, mc, kc, ref aBlock);
+                    var tiles = new RowTiles(mc);
+                    PackA(ref Unsafe.Add(ref a, (nint)ic * rs + (nint)pc * cs), rs, cs, tiles, kc, ref aBlock);
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int columns = Math.Min(nr, nc - jr);
                         ref float bPanel = ref Unsafe.Add(ref panels, jr / nr * panelStride);
-                        for (int ir = 0; ir < mc; ir += TileRows)
+                        for (int tile = 0, ir = 0; tile < tiles.Count; ir += tiles.Height(tile), tile++)
                         {
-                            int rows = Math.Min(TileRows, mc - ir);
+                            int rows = tiles.Height(tile);
                             ref float aPanel = ref Unsafe.Add(ref aBlock, (nint)ir * kc);
                             ref float cTile = ref Unsafe.Add(ref c, (nint)(ic + ir) * ldc + jc + jr);
-                            if (rows == TileRows && columns == nr)
+                            if (columns == nr)
                             {
-                                MicroKernel<TOps, TVec>(ref aPanel, ref bPanel, kc, ref cTile, ldc, add);
+                                Tile<TOps, TVec>(rows, ref aPanel, ref bPanel, kc, ref cTile, ldc, add);
                             }
                             else
                             {
-                                MicroKernel<TOps, TVec>(ref aPanel, ref bPanel, kc, ref MemoryMarshal.GetReference(edge), nr, add: false);
+                                Tile<TOps, TVec>(rows, ref aPanel, ref bPanel, kc, ref MemoryMarshal.GetReference(edge), nr, add: false);
                                 MergeTile(edge, nr, ref cTile, ldc, rows, columns, add);
                             }
                         }
@@ -176,12 +180,47 @@ public static class Gemm
         }
     }
 
-    /// <summary>C tile (MR, NR) = [C +] A panel (KC, MR) * B panel (KC, NR), all accumulators in registers.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MicroKernel<TOps, TVec>(ref float a, ref float b, int kc, ref float c, int ldc, bool add)
+    /// <summary>How a block of rows is cut into register tiles: ceil(rows/6) tiles, heights differing by at most 1.</summary>
+    private readonly struct RowTiles(int rows)
+    {
+        public int Count { get; } = (rows + TileRows - 1) / TileRows;
+        public int Height(int tile) => rows / Count + (tile < rows % Count ? 1 : 0);
+    }
+
+    /// <summary>C tile (rows, NR) = [C +] A panel (KC, rows) * B panel (KC, NR), for rows 1..6.</summary>
+    private static void Tile<TOps, TVec>(int rows, ref float a, ref float b, int kc, ref float c, int ldc, bool add)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
+        switch (rows)
+        {
+            case 6: MicroKernel<TOps, TVec, Rows6>(ref a, ref b, kc, ref c, ldc, add); break;
+            case 5: MicroKernel<TOps, TVec, Rows5>(ref a, ref b, kc, ref c, ldc, add); break;
+            case 4: MicroKernel<TOps, TVec, Rows4>(ref a, ref b, kc, ref c, ldc, add); break;
+            case 3: MicroKernel<TOps, TVec, Rows3>(ref a, ref b, kc, ref c, ldc, add); break;
+            case 2: MicroKernel<TOps, TVec, Rows2>(ref a, ref b, kc, ref c, ldc, add); break;
+            default: MicroKernel<TOps, TVec, Rows1>(ref a, ref b, kc, ref c, ldc, add); break;
+        }
+    }
+
+    // A tile height as a type, so each height compiles to its own kernel with exactly its accumulators.
+    private interface ITileHeight { static abstract int Rows { get; } }
+    private readonly struct Rows1 : ITileHeight { public static int Rows => 1; }
+    private readonly struct Rows2 : ITileHeight { public static int Rows => 2; }
+    private readonly struct Rows3 : ITileHeight { public static int Rows => 3; }
+    private readonly struct Rows4 : ITileHeight { public static int Rows => 4; }
+    private readonly struct Rows5 : ITileHeight { public static int Rows => 5; }
+    private readonly struct Rows6 : ITileHeight { public static int Rows => 6; }
+
+    /// <summary>
+    /// The micro-kernel: C tile (H, NR) = [C +] A panel (KC, H) * B panel (KC, NR) with all 2H accumulators in
+    /// registers. H is a compile-time constant per instantiation, so the unused rows' code disappears.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void MicroKernel<TOps, TVec, THeight>(ref float a, ref float b, int kc, ref float c, int ldc, bool add)
+        where TOps : IVectorOps<TVec> where TVec : struct where THeight : ITileHeight
+    {
         nuint w = (nuint)TOps.Count;
+        int h = THeight.Rows;
         TVec c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         TVec c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)
@@ -189,25 +228,40 @@ public static class Gemm
             TVec b0 = TOps.Load(ref b, 0), b1 = TOps.Load(ref b, w);
             TVec x = TOps.Broadcast(a);
             c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
-            x = TOps.Broadcast(Unsafe.Add(ref a, 1));
-            c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
-            x = TOps.Broadcast(Unsafe.Add(ref a, 2));
-            c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
-            x = TOps.Broadcast(Unsafe.Add(ref a, 3));
-            c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
-            x = TOps.Broadcast(Unsafe.Add(ref a, 4));
-            c40 = TOps.MultiplyAdd(x, b0, c40); c41 = TOps.MultiplyAdd(x, b1, c41);
-            x = TOps.Broadcast(Unsafe.Add(ref a, 5));
-            c50 = TOps.MultiplyAdd(x, b0, c50); c51 = TOps.MultiplyAdd(x, b1, c51);
-            a = ref Unsafe.Add(ref a, TileRows);
+            if (h > 1)
+            {
+                x = TOps.Broadcast(Unsafe.Add(ref a, 1));
+                c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
+            }
+            if (h > 2)
+            {
+                x = TOps.Broadcast(Unsafe.Add(ref a, 2));
+                c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
+            }
+            if (h > 3)
+            {
+                x = TOps.Broadcast(Unsafe.Add(ref a, 3));
+                c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
+            }
+            if (h > 4)
+            {
+                x = TOps.Broadcast(Unsafe.Add(ref a, 4));
+                c40 = TOps.MultiplyAdd(x, b0, c40); c41 = TOps.MultiplyAdd(x, b1, c41);
+            }
+            if (h > 5)
+            {
+                x = TOps.Broadcast(Unsafe.Add(ref a, 5));
+                c50 = TOps.MultiplyAdd(x, b0, c50); c51 = TOps.MultiplyAdd(x, b1, c51);
+            }
+            a = ref Unsafe.Add(ref a, h);
             b = ref Unsafe.Add(ref b, 2 * w);
         }
         StoreRow<TOps, TVec>(ref c, w, c00, c01, add);
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, ldc), w, c10, c11, add);
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 2 * ldc), w, c20, c21, add);
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 3 * ldc), w, c30, c31, add);
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 4 * ldc), w, c40, c41, add);
-        StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 5 * ldc), w, c50, c51, add);
+        if (h > 1) StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, ldc), w, c10, c11, add);
+        if (h > 2) StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 2 * ldc), w, c20, c21, add);
+        if (h > 3) StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 3 * ldc), w, c30, c31, add);
+        if (h > 4) StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 4 * ldc), w, c40, c41, add);
+        if (h > 5) StoreRow<TOps, TVec>(ref Unsafe.Add(ref c, 5 * ldc), w, c50, c51, add);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -233,21 +287,21 @@ public static class Gemm
         }
     }
 
-    /// <summary>A's (mc, kc) block into row panels: panel r holds rows r*MR.. as (kc, MR), zero rows past mc.</summary>
-    private static void PackA(ref float a, int rs, int cs, int mc, int kc, ref float destination)
+    /// <summary>A's (mc, kc) block into row panels, one per tile: the tile at row r of height h is (kc, h) at r*kc.</summary>
+    private static void PackA(ref float a, int rs, int cs, RowTiles tiles, int kc, ref float destination)
     {
-        for (int ir = 0; ir < mc; ir += TileRows)
+        for (int tile = 0, ir = 0; tile < tiles.Count; ir += tiles.Height(tile), tile++)
         {
-            int rows = Math.Min(TileRows, mc - ir);
+            int rows = tiles.Height(tile);
             ref float panel = ref Unsafe.Add(ref destination, (nint)ir * kc);
             ref float first = ref Unsafe.Add(ref a, (nint)ir * rs);
             if (rs == 1)
             {
-                // A^T (the gradient products): a panel's MR values at each p are adjacent in memory.
+                // A^T (the gradient products): a panel's values at each p are adjacent in memory.
                 for (int p = 0; p < kc; p++)
                 {
                     ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
-                    for (int i = 0; i < rows; i++) Unsafe.Add(ref panel, p * TileRows + i) = Unsafe.Add(ref source, i);
+                    for (int i = 0; i < rows; i++) Unsafe.Add(ref panel, p * rows + i) = Unsafe.Add(ref source, i);
                 }
             }
             else
@@ -255,12 +309,8 @@ public static class Gemm
                 for (int i = 0; i < rows; i++)
                 {
                     ref float row = ref Unsafe.Add(ref first, (nint)i * rs);
-                    for (int p = 0; p < kc; p++) Unsafe.Add(ref panel, p * TileRows + i) = Unsafe.Add(ref row, (nint)p * cs);
+                    for (int p = 0; p < kc; p++) Unsafe.Add(ref panel, p * rows + i) = Unsafe.Add(ref row, (nint)p * cs);
                 }
-            }
-            for (int i = rows; i < TileRows; i++)
-            {
-                for (int p = 0; p < kc; p++) Unsafe.Add(ref panel, p * TileRows + i) = 0f;
             }
         }
     }

@@ -56,7 +56,7 @@ public class GemmTests
     public void Gemm_EveryWidth_MatchesScalarDefinition_AllSmallShapes(SimdWidth width)
     {
         foreach (int n in new[] { 0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65 })
-            foreach (int m in new[] { 0, 1, 3, 4, 5, 9 })
+            foreach (int m in new[] { 0, 1, 3, 4, 5, 7, 8, 9, 13, 25, 32 }) // every tile height 3..6 and their mixes
                 foreach (int k in new[] { 0, 1, 2, 7, 33 })
                 {
                     Check(width, m, n, k, transposedA: false, accumulate: false);
@@ -79,6 +79,7 @@ public class GemmTests
         Check(width, 2, 517, 67, transposedA: true, accumulate: true);     // the last streamed row count
         Check(width, 3, 301, 513, transposedA: false, accumulate: true);   // the first tiled one, k over two blocks
         Check(width, 97, 2049, 259, transposedA: false, accumulate: true); // past one row block and one column block
+        Check(width, 98, 35, 19, transposedA: true, accumulate: false);    // a 2-row tile after a full row block
     }
 
     [Theory, MemberData(nameof(Widths))]
