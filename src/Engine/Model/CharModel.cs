@@ -1,8 +1,8 @@
 // A character model's parameters: one slab holding every named tensor (PyTorch layout, e.g. weight_ih (G, D)),
-// plus the copies the products read, refreshed once per optimizer step by Pack(): the transposes W^T
-// (the definition's layout, and the rows the one-hot first layer gathers), and in float models every
+// plus the copies the products read, refreshed once per optimizer step by Pack(): in float models every
 // multiplied weight in the GEMM's panel layout, both as W^T (forward: y = x W^T) and as W (backward:
-// dx = dy W), so the per-time-step products never pack.
+// dx = dy W), so the per-time-step products never pack; plain transposes W^T for the rest (the rows the
+// one-hot first layer gathers, and every weight of a double or scalar-width model, whose products read them).
 // Generic over the element type so the same layers run in float (training) and double (gradient checks).
 // Deliberately not here: activations (sized per batch and window, see UnrolledModel) and optimizer state.
 using System.Numerics;
@@ -13,7 +13,7 @@ namespace CharRnn.Engine.Model;
 
 public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly int[] _packedOffsets;              // per tensor: where its transpose starts in Packed (-1 for biases)
+    private readonly int[] _packedOffsets;              // per tensor: where its transpose starts in Packed (-1: none kept)
     private readonly PackedMatrix?[] _forwardPanels;    // per tensor: B = W^T (in, out) in panels; null for biases,
                                                         // the one-hot layer's W_ih (gathered, never multiplied) and non-float models
     private readonly PackedMatrix?[] _backwardPanels;   // per tensor: B = W (out, in) in panels; null where _forwardPanels is
@@ -27,27 +27,41 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         Layout = new ParameterLayout(config);
         Parameters = new T[Layout.TotalLength];
+        _forwardPanels = new PackedMatrix?[Layout.Tensors.Count];
+        _backwardPanels = new PackedMatrix?[Layout.Tensors.Count];
         _packedOffsets = new int[Layout.Tensors.Count];
+        bool panels = typeof(T) == typeof(float) && width != SimdWidth.Scalar;
+        var jobs = new List<(int Tensor, PackJob Job)>();
         int packed = 0;
         for (int i = 0; i < Layout.Tensors.Count; i++)
         {
             var spec = Layout.Tensors[i];
-            _packedOffsets[i] = spec.Shape.Length == 2 ? packed : -1;
-            if (spec.Shape.Length == 2) packed += spec.Length;
+            _packedOffsets[i] = -1;
+            if (spec.Shape.Length != 2) continue;
+            if (panels && spec.Index != Layout.WeightIh(0).Index)
+            {
+                int rows = spec.Shape[0], cols = spec.Shape[1]; // (out, in)
+                _forwardPanels[i] = new PackedMatrix(cols, rows, width);
+                _backwardPanels[i] = new PackedMatrix(rows, cols, width);
+                jobs.Add((i, PackJob.ForwardPanels));
+                jobs.Add((i, PackJob.BackwardPanels));
+            }
+            else
+            {
+                _packedOffsets[i] = packed;
+                packed += spec.Length;
+                jobs.Add((i, PackJob.Transpose));
+            }
         }
         Packed = new T[packed];
-        _forwardPanels = new PackedMatrix?[Layout.Tensors.Count];
-        _backwardPanels = new PackedMatrix?[Layout.Tensors.Count];
-        if (typeof(T) != typeof(float) || width == SimdWidth.Scalar) return;
-        for (int i = 0; i < Layout.Tensors.Count; i++)
-        {
-            var spec = Layout.Tensors[i];
-            if (spec.Shape.Length != 2 || spec.Index == Layout.WeightIh(0).Index) continue;
-            int rows = spec.Shape[0], cols = spec.Shape[1]; // (out, in)
-            _forwardPanels[i] = new PackedMatrix(cols, rows, width);
-            _backwardPanels[i] = new PackedMatrix(rows, cols, width);
-        }
+        _packJobs = jobs.ToArray();
     }
+
+    private enum PackJob { Transpose, ForwardPanels, BackwardPanels }
+
+    // Pack()'s work as independent jobs of similar size (a weight's two panel copies are separate jobs), so
+    // Pack(part, parts) can share it among threads.
+    private readonly (int Tensor, PackJob Job)[] _packJobs;
 
     public ModelConfig Config => Layout.Config;
     public ParameterLayout Layout { get; }
@@ -61,11 +75,11 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Span<T> View(TensorSpec spec) => Parameters.AsSpan(spec.Offset, spec.Length);
     public Span<T> View(string name) => View(Layout[name]);
 
-    /// <summary>W^T of a weight tensor, (cols, rows) row-major.</summary>
+    /// <summary>W^T of a weight tensor, (cols, rows) row-major: kept for the one-hot layer's W_ih and, in double or scalar-width models, every weight.</summary>
     public ReadOnlySpan<T> Transposed(TensorSpec spec)
     {
         int offset = _packedOffsets[spec.Index];
-        if (offset < 0) throw new ArgumentException($"{spec.Name} is not a matrix", nameof(spec));
+        if (offset < 0) throw new ArgumentException($"{spec.Name} has no plain transpose (a bias, or a weight multiplied through its panels)", nameof(spec));
         return Packed.AsSpan(offset, spec.Length);
     }
 
@@ -90,32 +104,38 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Refreshes every transposed and panel copy from Parameters; call after any change to the weights.</summary>
-    public void Pack()
+    public void Pack() => Pack(0, 1);
+
+    /// <summary>Part `part` of Pack() when `parts` threads share it; all parts together do exactly Pack().</summary>
+    public void Pack(int part, int parts)
     {
-        const int Block = 32; // transpose in 32 x 32 tiles: both the rows read and the rows written stay in L1
-        for (int i = 0; i < Layout.Tensors.Count; i++)
+        for (int j = part; j < _packJobs.Length; j += parts)
         {
+            var (i, job) = _packJobs[j];
             var spec = Layout.Tensors[i];
-            if (_packedOffsets[i] < 0) continue;
             int rows = spec.Shape[0], cols = spec.Shape[1];
             ReadOnlySpan<T> w = Parameters.AsSpan(spec.Offset, spec.Length);
-            Span<T> wt = Packed.AsSpan(_packedOffsets[i], spec.Length);
-            for (int r0 = 0; r0 < rows; r0 += Block)
+            switch (job)
             {
-                for (int c0 = 0; c0 < cols; c0 += Block)
-                {
-                    int rEnd = Math.Min(rows, r0 + Block), cEnd = Math.Min(cols, c0 + Block);
-                    for (int r = r0; r < rEnd; r++)
-                    {
-                        for (int c = c0; c < cEnd; c++) wt[c * rows + r] = w[r * cols + c];
-                    }
-                }
+                case PackJob.ForwardPanels: _forwardPanels[i]!.PackTransposed(MemoryMarshal.Cast<T, float>(w), cols); break;
+                case PackJob.BackwardPanels: _backwardPanels[i]!.Pack(MemoryMarshal.Cast<T, float>(w), cols); break;
+                default: Transpose(w, Packed.AsSpan(_packedOffsets[i], spec.Length), rows, cols); break;
             }
-            if (_forwardPanels[i] is PackedMatrix forward && _backwardPanels[i] is PackedMatrix backward)
+        }
+    }
+
+    private static void Transpose(ReadOnlySpan<T> w, Span<T> wt, int rows, int cols)
+    {
+        const int Block = 32; // 32 x 32 tiles: both the rows read and the rows written stay in L1
+        for (int r0 = 0; r0 < rows; r0 += Block)
+        {
+            for (int c0 = 0; c0 < cols; c0 += Block)
             {
-                ReadOnlySpan<float> weight = MemoryMarshal.Cast<T, float>(w);
-                forward.PackTransposed(weight, cols);
-                backward.Pack(weight, cols);
+                int rEnd = Math.Min(rows, r0 + Block), cEnd = Math.Min(cols, c0 + Block);
+                for (int r = r0; r < rEnd; r++)
+                {
+                    for (int c = c0; c < cEnd; c++) wt[c * rows + r] = w[r * cols + c];
+                }
             }
         }
     }

@@ -297,11 +297,18 @@ public static class Gemm
             ref float first = ref Unsafe.Add(ref a, (nint)ir * rs);
             if (rs == 1)
             {
-                // A^T (the gradient products): a panel's values at each p are adjacent in memory.
+                // A^T (the gradient products): a tile's values at each p are adjacent in memory; copy four at once.
                 for (int p = 0; p < kc; p++)
                 {
                     ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
-                    for (int i = 0; i < rows; i++) Unsafe.Add(ref panel, p * rows + i) = Unsafe.Add(ref source, i);
+                    ref float packed = ref Unsafe.Add(ref panel, p * rows);
+                    int i = 0;
+                    if (Vector128.IsHardwareAccelerated && rows >= 4)
+                    {
+                        Vector128.LoadUnsafe(ref source).StoreUnsafe(ref packed);
+                        i = 4;
+                    }
+                    for (; i < rows; i++) Unsafe.Add(ref packed, i) = Unsafe.Add(ref source, i);
                 }
             }
             else

@@ -20,6 +20,7 @@ public sealed class Trainer : IDisposable
     private readonly Share[] _shares;
     private readonly WorkerPool? _pool;
     private readonly Action<int> _runShare; // cached so a step creates no delegate
+    private readonly Action<int> _packPart; // the same for the shared repacking after the update
     private readonly MaskRng _masks;
 
     /// <summary>One thread's streams [FirstStream, FirstStream + Streams) of every window.</summary>
@@ -57,6 +58,7 @@ public sealed class Trainer : IDisposable
             _shares[s] = new Share(model, first, next - first, options.Steps, options.Dropout, ownGradients: threads > 1);
         }
         _runShare = RunShare;
+        _packPart = part => Model.Pack(part, threads);
         _pool = threads > 1 ? new WorkerPool(threads) : null;
         model.Pack();
     }
@@ -113,7 +115,8 @@ public sealed class Trainer : IDisposable
             float scheduled = Options.Schedule is LearningRateSchedule schedule ? schedule.At(Step + 1) : Options.LearningRate;
             Optimizer.LearningRate = scheduled * LearningRateScale;
             Optimizer.Step(Model.Parameters, Gradients);
-            Model.Pack();
+            if (_pool != null) _pool.Run(_packPart); // the weights' copies are independent jobs: share them
+            else Model.Pack();
         }
         Step++;
         int epoch = Epoch;
