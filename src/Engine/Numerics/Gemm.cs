@@ -2,8 +2,8 @@
 //   for each block of NC columns, for each KC-deep slice of k:
 //     B's (KC, NC) block sits in panels of NR columns (packed here per call, or packed once per optimizer
 //       step by the caller as a PackedMatrix: the weights),
-//     for each block of MC rows: A's (MC, KC) block is copied into row panels (A is addressed through two
-//       strides, so A^T costs nothing extra: rowStride 1),
+//     for each block of MC rows: A's (MC, KC) block is read in place when its rows are contiguous, else
+//       (A^T: rowStride 1) copied into row panels first,
 //       for each B panel, for each A panel: one register tile, C tile = [C +] sum over KC.
 // The micro-kernel keeps up to 6 x 2 vector accumulators in registers (6 x 16 floats at Vector256: 12 of the
 // 16 ymm registers) and per k step loads two B vectors and broadcasts one A value per row.
@@ -29,10 +29,12 @@ public static class Gemm
     private const int RowBlock = 96;        // MC: A's packed block, 96 x 256 floats = 96 KiB (L2); a multiple of MR
     private const int ColumnBlock = 2048;   // NC: B's packed block, 256 x 2048 floats = 2 MiB (L3); a multiple of every NR
     private const int StreamingMaxRows = 2; // up to this many rows a product streams B instead of tiling
+    private const int InPlaceABlockMax = 4096; // A blocks up to 16 KiB (half of L1) are read in place...
+    private const int InPlaceAPanelsMax = 16;  // ...and so are larger ones that fewer B panels than this reuse
     private const int WidestPanel = 32;     // NR at Vector512
 
     // Per-thread packing buffers, allocated on first use so steady-state calls allocate nothing.
-    [ThreadStatic] private static float[]? t_packedA; // (MC, KC) A's block as row panels: the tile at row r, height h, is (KC, h) at r*KC
+    [ThreadStatic] private static float[]? t_packedA; // (MC, KC) an A^T block as row panels: the tile at row r, height h, is (KC, h) at r*KC
     [ThreadStatic] private static float[]? t_packedB; // (NC / NR, KC, NR) B's block in column panels
 
     /// <summary>Columns per B panel for a width: two vectors (the micro-kernel's tile width).</summary>
@@ -152,9 +154,18 @@ public static class Gemm
                 for (int ic = 0; ic < m; ic += RowBlock)
                 {
                     int mc = Math.Min(RowBlock, m - ic);
-                    ref float aBlock = ref MemoryMarshal.GetArrayDataReference(packedA);
                     var tiles = new RowTiles(mc);
-                    PackA(ref Unsafe.Add(ref a, (nint)ic * rs + (nint)pc * cs), rs, cs, tiles, kc, ref aBlock);
+                    // A is copied into panels (a tile's values for one p side by side) when it is A^T, or when
+                    // its block would crowd L1 and enough B panels reuse the copy; otherwise (the small per-step
+                    // products of short rows) it is read in place, each tile row streaming forward.
+                    ref float aBlock = ref Unsafe.Add(ref a, (nint)ic * rs + (nint)pc * cs);
+                    nint tileRowStride = rs, tileStepStride = cs;
+                    bool packA = cs != 1 || (mc * kc > InPlaceABlockMax && (nc + nr - 1) / nr >= InPlaceAPanelsMax);
+                    if (packA)
+                    {
+                        PackA(ref aBlock, rs, cs, tiles, kc, ref MemoryMarshal.GetArrayDataReference(packedA));
+                        aBlock = ref MemoryMarshal.GetArrayDataReference(packedA);
+                    }
                     for (int jr = 0; jr < nc; jr += nr)
                     {
                         int columns = Math.Min(nr, nc - jr);
@@ -162,15 +173,16 @@ public static class Gemm
                         for (int tile = 0, ir = 0; tile < tiles.Count; ir += tiles.Height(tile), tile++)
                         {
                             int rows = tiles.Height(tile);
-                            ref float aPanel = ref Unsafe.Add(ref aBlock, (nint)ir * kc);
+                            ref float aPanel = ref Unsafe.Add(ref aBlock, packA ? (nint)ir * kc : (nint)ir * rs);
+                            if (packA) { tileRowStride = 1; tileStepStride = rows; } // a packed tile is (kc, rows)
                             ref float cTile = ref Unsafe.Add(ref c, (nint)(ic + ir) * ldc + jc + jr);
                             if (columns == nr)
                             {
-                                Tile<TOps, TVec>(rows, ref aPanel, ref bPanel, kc, ref cTile, ldc, add);
+                                Tile<TOps, TVec>(rows, ref aPanel, tileRowStride, tileStepStride, ref bPanel, kc, ref cTile, ldc, add);
                             }
                             else
                             {
-                                Tile<TOps, TVec>(rows, ref aPanel, ref bPanel, kc, ref MemoryMarshal.GetReference(edge), nr, add: false);
+                                Tile<TOps, TVec>(rows, ref aPanel, tileRowStride, tileStepStride, ref bPanel, kc, ref MemoryMarshal.GetReference(edge), nr, add: false);
                                 MergeTile(edge, nr, ref cTile, ldc, rows, columns, add);
                             }
                         }
@@ -187,18 +199,18 @@ public static class Gemm
         public int Height(int tile) => rows / Count + (tile < rows % Count ? 1 : 0);
     }
 
-    /// <summary>C tile (rows, NR) = [C +] A panel (KC, rows) * B panel (KC, NR), for rows 1..6.</summary>
-    private static void Tile<TOps, TVec>(int rows, ref float a, ref float b, int kc, ref float c, int ldc, bool add)
+    /// <summary>C tile (rows, NR) = [C +] A tile (rows, KC) * B panel (KC, NR), for rows 1..6; A[i, p] at a[i*rs + p*cs].</summary>
+    private static void Tile<TOps, TVec>(int rows, ref float a, nint rs, nint cs, ref float b, int kc, ref float c, int ldc, bool add)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         switch (rows)
         {
-            case 6: MicroKernel<TOps, TVec, Rows6>(ref a, ref b, kc, ref c, ldc, add); break;
-            case 5: MicroKernel<TOps, TVec, Rows5>(ref a, ref b, kc, ref c, ldc, add); break;
-            case 4: MicroKernel<TOps, TVec, Rows4>(ref a, ref b, kc, ref c, ldc, add); break;
-            case 3: MicroKernel<TOps, TVec, Rows3>(ref a, ref b, kc, ref c, ldc, add); break;
-            case 2: MicroKernel<TOps, TVec, Rows2>(ref a, ref b, kc, ref c, ldc, add); break;
-            default: MicroKernel<TOps, TVec, Rows1>(ref a, ref b, kc, ref c, ldc, add); break;
+            case 6: MicroKernel<TOps, TVec, Rows6>(ref a, rs, cs, ref b, kc, ref c, ldc, add); break;
+            case 5: MicroKernel<TOps, TVec, Rows5>(ref a, rs, cs, ref b, kc, ref c, ldc, add); break;
+            case 4: MicroKernel<TOps, TVec, Rows4>(ref a, rs, cs, ref b, kc, ref c, ldc, add); break;
+            case 3: MicroKernel<TOps, TVec, Rows3>(ref a, rs, cs, ref b, kc, ref c, ldc, add); break;
+            case 2: MicroKernel<TOps, TVec, Rows2>(ref a, rs, cs, ref b, kc, ref c, ldc, add); break;
+            default: MicroKernel<TOps, TVec, Rows1>(ref a, rs, cs, ref b, kc, ref c, ldc, add); break;
         }
     }
 
@@ -212,11 +224,12 @@ public static class Gemm
     private readonly struct Rows6 : ITileHeight { public static int Rows => 6; }
 
     /// <summary>
-    /// The micro-kernel: C tile (H, NR) = [C +] A panel (KC, H) * B panel (KC, NR) with all 2H accumulators in
-    /// registers. H is a compile-time constant per instantiation, so the unused rows' code disappears.
+    /// The micro-kernel: C tile (H, NR) = [C +] A tile (H, KC) * B panel (KC, NR) with all 2H accumulators in
+    /// registers; A[i, p] at a[i*rs + p*cs]. H is a compile-time constant per instantiation, so the unused
+    /// rows' code disappears.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void MicroKernel<TOps, TVec, THeight>(ref float a, ref float b, int kc, ref float c, int ldc, bool add)
+    private static void MicroKernel<TOps, TVec, THeight>(ref float a, nint rs, nint cs, ref float b, int kc, ref float c, int ldc, bool add)
         where TOps : IVectorOps<TVec> where TVec : struct where THeight : ITileHeight
     {
         nuint w = (nuint)TOps.Count;
@@ -230,30 +243,30 @@ public static class Gemm
             c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
             if (h > 1)
             {
-                x = TOps.Broadcast(Unsafe.Add(ref a, 1));
+                x = TOps.Broadcast(Unsafe.Add(ref a, 1 * rs));
                 c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
             }
             if (h > 2)
             {
-                x = TOps.Broadcast(Unsafe.Add(ref a, 2));
+                x = TOps.Broadcast(Unsafe.Add(ref a, 2 * rs));
                 c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
             }
             if (h > 3)
             {
-                x = TOps.Broadcast(Unsafe.Add(ref a, 3));
+                x = TOps.Broadcast(Unsafe.Add(ref a, 3 * rs));
                 c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
             }
             if (h > 4)
             {
-                x = TOps.Broadcast(Unsafe.Add(ref a, 4));
+                x = TOps.Broadcast(Unsafe.Add(ref a, 4 * rs));
                 c40 = TOps.MultiplyAdd(x, b0, c40); c41 = TOps.MultiplyAdd(x, b1, c41);
             }
             if (h > 5)
             {
-                x = TOps.Broadcast(Unsafe.Add(ref a, 5));
+                x = TOps.Broadcast(Unsafe.Add(ref a, 5 * rs));
                 c50 = TOps.MultiplyAdd(x, b0, c50); c51 = TOps.MultiplyAdd(x, b1, c51);
             }
-            a = ref Unsafe.Add(ref a, h);
+            a = ref Unsafe.Add(ref a, cs);
             b = ref Unsafe.Add(ref b, 2 * w);
         }
         StoreRow<TOps, TVec>(ref c, w, c00, c01, add);
