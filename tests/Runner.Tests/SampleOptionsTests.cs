@@ -75,6 +75,24 @@ public sealed class SampleOptionsTests : IDisposable
     }
 
     [Fact]
+    public void BFloat16Weights_SampleRuns_AndEvalReportsTheRoundedModelsLoss()
+    {
+        var bf16 = Cli.Run("sample", "--model", Model, "--prime", "Alice ", "--length", "200", "--seed", "6", "--weights", "bf16");
+        Cli.AssertSucceeded(bf16);
+        Assert.StartsWith("Alice ", bf16.Out);
+        Assert.Contains("bf16 weights", bf16.Err);
+        string text = Path.Combine(AppContext.BaseDirectory, "Fixtures", "interop", "heldout.txt");
+        var f32 = Cli.Run("eval", "--model", Model, "--text", text, "--json");
+        var rounded = Cli.Run("eval", "--model", Model, "--text", text, "--json", "--weights", "bf16");
+        Cli.AssertSucceeded(f32);
+        Cli.AssertSucceeded(rounded);
+        double Nats(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("nats_per_char").GetDouble();
+        double a = Nats(f32.Out), b = Nats(rounded.Out);
+        Assert.NotEqual(a, b);                  // the weights really were rounded
+        Assert.True(Math.Abs(a - b) < 0.01 * a, $"bf16 moved the loss from {a} to {b}");
+    }
+
+    [Fact]
     public void PrimeFile_PrimesLikeTheSameTextOnTheCommandLine()
     {
         string file = PathOf("prime.txt");
@@ -90,6 +108,7 @@ public sealed class SampleOptionsTests : IDisposable
     [InlineData("--top-p", "0", "--top-p must be in (0, 1]")]
     [InlineData("--top-p", "1.5", "--top-p must be in (0, 1]")]
     [InlineData("--count", "0", "--count must be between 1 and 4096")]
+    [InlineData("--weights", "fp8", "--weights must be f32 or bf16")]
     [InlineData("--stop", "", "--stop needs a non-empty text")]
     [InlineData("--temperature", "-1", "--temperature must be zero or positive")]
     public void BadValue_FailsWithErrorAndHint(string option, string value, string fragment) =>

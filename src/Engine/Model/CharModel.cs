@@ -158,6 +158,21 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         Pack();
     }
 
+    /// <summary>A copy with every weight matrix rounded to bf16 (biases unchanged): the model bf16 generation runs.</summary>
+    public CharModel<T> RoundedToBFloat16()
+    {
+        var copy = new CharModel<T>(Config);
+        Parameters.CopyTo(copy.Parameters, 0);
+        foreach (var spec in Layout.Tensors)
+        {
+            if (spec.Shape.Length != 2) continue;
+            Span<T> weights = copy.View(spec);
+            for (int i = 0; i < weights.Length; i++) weights[i] = T.CreateTruncating(Numerics.BFloat16.Round(float.CreateTruncating(weights[i])));
+        }
+        copy.Pack();
+        return copy;
+    }
+
     /// <summary>A copy in another element type (float checkpoints into double gradient checks and back).</summary>
     public CharModel<TOther> ConvertTo<TOther>() where TOther : unmanaged, IFloatingPointIeee754<TOther>
     {

@@ -81,6 +81,16 @@ public static class Gemm
         if (m == 0 || n == 0) return;
         ref float ra = ref MemoryMarshal.GetReference(a);
         ref float rc = ref MemoryMarshal.GetReference(c);
+        if (b.IsBFloat16 && k > 0)
+        {
+            // bf16 weights serve generation: a few rows, each streaming the panels once.
+            switch (b.Width)
+            {
+                case SimdWidth.Vector512: PanelStreaming<Ops512, Vector512<float>, ushort>(ref ra, aRowStride, aColStride, b, ref rc, ldc, m, accumulate); return;
+                case SimdWidth.Vector256: PanelStreaming<Ops256, Vector256<float>, ushort>(ref ra, aRowStride, aColStride, b, ref rc, ldc, m, accumulate); return;
+                case SimdWidth.Vector128: PanelStreaming<Ops128, Vector128<float>, ushort>(ref ra, aRowStride, aColStride, b, ref rc, ldc, m, accumulate); return;
+            }
+        }
         switch (b.Width)
         {
             case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate); break;
@@ -125,7 +135,7 @@ public static class Gemm
         if (m <= StreamingMaxRows)
         {
             if (packed == null) RowStreaming<TOps, TVec>(ref a, rs, cs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
-            else PanelStreaming<TOps, TVec>(ref a, rs, cs, packed, ref c, ldc, m, accumulate);
+            else PanelStreaming<TOps, TVec, float>(ref a, rs, cs, packed, ref c, ldc, m, accumulate);
             return;
         }
         int nr = 2 * TOps.Count;
@@ -390,11 +400,11 @@ public static class Gemm
     }
 
     /// <summary>
-    /// A handful of rows against a packed B: each panel is read once, front to back, per row. Four k steps in
-    /// flight (eight accumulators) hide the FMA latency that a single pair of sums would expose.
+    /// A handful of rows against a packed B (float or bf16 panels): each panel is read once, front to back, per
+    /// row. Four k steps in flight (eight accumulators) hide the FMA latency that one pair of sums would expose.
     /// </summary>
-    private static void PanelStreaming<TOps, TVec>(ref float a, int rs, int cs, PackedMatrix b, ref float c, int ldc, int m, bool accumulate)
-        where TOps : IVectorOps<TVec> where TVec : struct
+    private static void PanelStreaming<TOps, TVec, TElement>(ref float a, int rs, int cs, PackedMatrix b, ref float c, int ldc, int m, bool accumulate)
+        where TOps : IVectorOps<TVec> where TVec : struct where TElement : unmanaged
     {
         nuint w = (nuint)TOps.Count;
         int nr = 2 * TOps.Count, k = b.K;
@@ -405,23 +415,31 @@ public static class Gemm
             ref float ci = ref Unsafe.Add(ref c, (nint)i * ldc);
             for (int panel = 0; panel < b.PanelCount; panel++)
             {
-                ref float bp = ref b.Panel(panel);
+                ref TElement bp = ref PanelStart<TElement>(b, panel);
                 TVec s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
                 int p = 0;
                 for (; p + 4 <= k; p += 4)
                 {
-                    TVec x0 = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * cs)), x1 = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 1) * cs));
-                    TVec x2 = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 2) * cs)), x3 = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 3) * cs));
-                    s0 = TOps.MultiplyAdd(x0, TOps.Load(ref bp, 0), s0); s1 = TOps.MultiplyAdd(x0, TOps.Load(ref bp, w), s1);
-                    s2 = TOps.MultiplyAdd(x1, TOps.Load(ref bp, 2 * w), s2); s3 = TOps.MultiplyAdd(x1, TOps.Load(ref bp, 3 * w), s3);
-                    s4 = TOps.MultiplyAdd(x2, TOps.Load(ref bp, 4 * w), s4); s5 = TOps.MultiplyAdd(x2, TOps.Load(ref bp, 5 * w), s5);
-                    s6 = TOps.MultiplyAdd(x3, TOps.Load(ref bp, 6 * w), s6); s7 = TOps.MultiplyAdd(x3, TOps.Load(ref bp, 7 * w), s7);
+                    // Each row's load, widening and FMAs together: short live ranges, no spills (16 ymm registers).
+                    TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * cs));
+                    LoadPanelRow<TOps, TVec, TElement>(ref bp, 0, out TVec lower, out TVec upper);
+                    s0 = TOps.MultiplyAdd(x, lower, s0); s1 = TOps.MultiplyAdd(x, upper, s1);
+                    x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 1) * cs));
+                    LoadPanelRow<TOps, TVec, TElement>(ref bp, 2 * w, out lower, out upper);
+                    s2 = TOps.MultiplyAdd(x, lower, s2); s3 = TOps.MultiplyAdd(x, upper, s3);
+                    x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 2) * cs));
+                    LoadPanelRow<TOps, TVec, TElement>(ref bp, 4 * w, out lower, out upper);
+                    s4 = TOps.MultiplyAdd(x, lower, s4); s5 = TOps.MultiplyAdd(x, upper, s5);
+                    x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 3) * cs));
+                    LoadPanelRow<TOps, TVec, TElement>(ref bp, 6 * w, out lower, out upper);
+                    s6 = TOps.MultiplyAdd(x, lower, s6); s7 = TOps.MultiplyAdd(x, upper, s7);
                     bp = ref Unsafe.Add(ref bp, 8 * w);
                 }
                 for (; p < k; p++)
                 {
                     TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * cs));
-                    s0 = TOps.MultiplyAdd(x, TOps.Load(ref bp, 0), s0); s1 = TOps.MultiplyAdd(x, TOps.Load(ref bp, w), s1);
+                    LoadPanelRow<TOps, TVec, TElement>(ref bp, 0, out TVec b0, out TVec b1);
+                    s0 = TOps.MultiplyAdd(x, b0, s0); s1 = TOps.MultiplyAdd(x, b1, s1);
                     bp = ref Unsafe.Add(ref bp, 2 * w);
                 }
                 TVec v0 = TOps.Add(TOps.Add(s0, s2), TOps.Add(s4, s6)), v1 = TOps.Add(TOps.Add(s1, s3), TOps.Add(s5, s7));
@@ -436,6 +454,30 @@ public static class Gemm
                     MergeTile(edge, nr, ref Unsafe.Add(ref ci, j0), ldc, 1, columns, accumulate);
                 }
             }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref TElement PanelStart<TElement>(PackedMatrix b, int panel) where TElement : unmanaged
+    {
+        if (typeof(TElement) == typeof(float)) return ref Unsafe.As<float, TElement>(ref b.Panel(panel));
+        return ref Unsafe.As<ushort, TElement>(ref b.HalfPanel(panel));
+    }
+
+    /// <summary>One panel row (2 x width values) at row + offset, as two float vectors; bf16 widens exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadPanelRow<TOps, TVec, TElement>(ref TElement row, nuint offset, out TVec lower, out TVec upper)
+        where TOps : IVectorOps<TVec> where TVec : struct where TElement : unmanaged
+    {
+        if (typeof(TElement) == typeof(float))
+        {
+            ref float f = ref Unsafe.As<TElement, float>(ref row);
+            lower = TOps.Load(ref f, offset);
+            upper = TOps.Load(ref f, offset + (nuint)TOps.Count);
+        }
+        else
+        {
+            TOps.LoadBFloat16Pair(ref Unsafe.Add(ref Unsafe.As<TElement, ushort>(ref row), offset), out lower, out upper);
         }
     }
 }

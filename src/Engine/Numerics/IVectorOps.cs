@@ -3,6 +3,7 @@
 // Deliberately not here: anything scalar. Every kernel keeps a plain scalar twin of its own, the definition.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CharRnn.Engine.Numerics;
 
@@ -31,6 +32,11 @@ internal interface IVectorOps<TVec> where TVec : struct
     static abstract TVec SelectLess(TVec a, TVec b, TVec ifTrue, TVec ifFalse);
     /// <summary>2^n for integral-valued n in [-126, 127], built directly in the exponent bits.</summary>
     static abstract TVec Pow2(TVec integralN);
+    /// <summary>
+    /// Loads 2 x Count bf16 values and widens them exactly to two float vectors (one B panel row), reading them
+    /// in the order PackedMatrix.BFloat16Position stores them.
+    /// </summary>
+    static abstract void LoadBFloat16Pair(ref ushort source, out TVec lower, out TVec upper);
     static abstract float Sum(TVec a);
     static abstract float MaxAcross(TVec a);
 }
@@ -55,6 +61,15 @@ internal readonly struct Ops512 : IVectorOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Floor(Vector512<float> a) => Vector512.Floor(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> SelectLess(Vector512<float> a, Vector512<float> b, Vector512<float> t, Vector512<float> f) => Vector512.ConditionalSelect(Vector512.LessThan(a, b), t, f);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Pow2(Vector512<float> n) => Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n) + Vector512.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadBFloat16Pair(ref ushort source, out Vector512<float> lower, out Vector512<float> upper)
+    {
+        // vpunpck{l,h}wd with zero puts each bf16 in the top half of a 32-bit lane (exactly its float), but
+        // works within 128-bit lanes: PackedMatrix stores bf16 rows in the matching order (BFloat16Position).
+        Vector512<ushort> halves = Vector512.LoadUnsafe(ref source);
+        lower = Avx512BW.UnpackLow(Vector512<ushort>.Zero, halves).AsSingle();
+        upper = Avx512BW.UnpackHigh(Vector512<ushort>.Zero, halves).AsSingle();
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Vector512.Sum(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> a) => Ops256.MaxAcross(Vector256.Max(a.GetLower(), a.GetUpper()));
 }
@@ -79,6 +94,14 @@ internal readonly struct Ops256 : IVectorOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Floor(Vector256<float> a) => Vector256.Floor(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> SelectLess(Vector256<float> a, Vector256<float> b, Vector256<float> t, Vector256<float> f) => Vector256.ConditionalSelect(Vector256.LessThan(a, b), t, f);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Pow2(Vector256<float> n) => Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n) + Vector256.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadBFloat16Pair(ref ushort source, out Vector256<float> lower, out Vector256<float> upper)
+    {
+        // As at Vector512: unpacking with zero, within 128-bit lanes, in PackedMatrix's stored order.
+        Vector256<ushort> halves = Vector256.LoadUnsafe(ref source);
+        lower = Avx2.UnpackLow(Vector256<ushort>.Zero, halves).AsSingle();
+        upper = Avx2.UnpackHigh(Vector256<ushort>.Zero, halves).AsSingle();
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Vector256.Sum(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector256<float> a) => Ops128.MaxAcross(Vector128.Max(a.GetLower(), a.GetUpper()));
 }
@@ -103,6 +126,13 @@ internal readonly struct Ops128 : IVectorOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Floor(Vector128<float> a) => Vector128.Floor(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> SelectLess(Vector128<float> a, Vector128<float> b, Vector128<float> t, Vector128<float> f) => Vector128.ConditionalSelect(Vector128.LessThan(a, b), t, f);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Pow2(Vector128<float> n) => Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n) + Vector128.Create(127), 23).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadBFloat16Pair(ref ushort source, out Vector128<float> lower, out Vector128<float> upper)
+    {
+        Vector128<ushort> halves = Vector128.LoadUnsafe(ref source);
+        lower = Vector128.ShiftLeft(Vector128.WidenLower(halves), 16).AsSingle();
+        upper = Vector128.ShiftLeft(Vector128.WidenUpper(halves), 16).AsSingle();
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> a) => Vector128.Sum(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector128<float> a)
     {

@@ -2,6 +2,8 @@
 // columns (two vectors at the width it was packed for), each panel k rows of PanelWidth contiguous floats,
 // zero-padded past n. Weights are packed once per optimizer step and then multiplied by at every time step,
 // so the per-step products stream contiguous memory and pay for no copy.
+// Generation may keep a matrix in bfloat16 instead (same layout, half the bytes): packing then rounds each
+// weight once, and the kernels widen it back exactly as they read it.
 // Deliberately not here: packing of activations (Gemm packs those per call into per-thread buffers).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -10,9 +12,10 @@ namespace CharRnn.Engine.Numerics;
 
 public sealed class PackedMatrix
 {
-    private readonly float[] _panels; // (ceil(n / PanelWidth), k, PanelWidth) panel-major; columns past n are 0
+    private float[] _panels;           // (ceil(n / PanelWidth), k, PanelWidth) panel-major; columns past n are 0
+    private readonly ushort[] _halves; // the same layout in bf16 when IsBFloat16 (then _panels is empty between packs)
 
-    public PackedMatrix(int k, int n, SimdWidth width)
+    public PackedMatrix(int k, int n, SimdWidth width, bool bfloat16 = false)
     {
         if (k < 0 || n < 0) throw new ArgumentOutOfRangeException(nameof(k), $"matrix sizes must be non-negative, got k={k} n={n}");
         K = k;
@@ -20,8 +23,13 @@ public sealed class PackedMatrix
         Width = width;
         PanelWidth = Gemm.PanelWidthFor(width);
         PanelCount = (n + PanelWidth - 1) / PanelWidth;
-        _panels = new float[PanelCount * k * PanelWidth];
+        IsBFloat16 = bfloat16;
+        _panels = bfloat16 ? [] : new float[PanelCount * k * PanelWidth];
+        _halves = bfloat16 ? new ushort[PanelCount * k * PanelWidth] : [];
     }
+
+    /// <summary>Whether the panels hold bf16 (generation only; packing one allocates a temporary float copy).</summary>
+    public bool IsBFloat16 { get; }
 
     public int K { get; }
     public int N { get; }
@@ -36,13 +44,23 @@ public sealed class PackedMatrix
 
     internal ref float Panel(int panel) => ref _panels[panel * K * PanelWidth];
 
+    internal ref ushort HalfPanel(int panel) => ref _halves[panel * K * PanelWidth];
+
     /// <summary>B[p, j] at its packed position (for the scalar path and tests).</summary>
-    public float this[int p, int j] => _panels[(j / PanelWidth) * K * PanelWidth + p * PanelWidth + j % PanelWidth];
+    public float this[int p, int j]
+    {
+        get
+        {
+            int row = (j / PanelWidth) * K * PanelWidth + p * PanelWidth;
+            return IsBFloat16 ? BFloat16.ToSingle(_halves[row + BFloat16Position(j % PanelWidth)]) : _panels[row + j % PanelWidth];
+        }
+    }
 
     /// <summary>Packs B (k, n) given row-major with rows ldb apart.</summary>
     public void Pack(ReadOnlySpan<float> b, int ldb)
     {
         if (K > 0 && N > 0 && (ldb < N || (long)(K - 1) * ldb + N > b.Length)) throw new ArgumentException($"B holds {b.Length} elements with ldb {ldb}, too few for ({K}, {N})", nameof(b));
+        BeginPack();
         for (int panel = 0; panel < PanelCount; panel++)
         {
             int j0 = panel * PanelWidth, columns = Math.Min(PanelWidth, N - j0);
@@ -53,6 +71,7 @@ public sealed class PackedMatrix
                 destination.Slice(p * PanelWidth + columns, PanelWidth - columns).Clear();
             }
         }
+        EndPack();
     }
 
     /// <summary>
@@ -63,6 +82,7 @@ public sealed class PackedMatrix
     {
         if (K > 0 && N > 0 && (ldw < K || (long)(N - 1) * ldw + K > w.Length)) throw new ArgumentException($"W holds {w.Length} elements with ldw {ldw}, too few for ({N}, {K})", nameof(w));
         if (K == 0) return;
+        BeginPack();
         ref float source = ref MemoryMarshal.GetReference(w);
         for (int panel = 0; panel < PanelCount; panel++)
         {
@@ -80,5 +100,34 @@ public sealed class PackedMatrix
                 }
             }
         }
+        EndPack();
+    }
+
+    // A bf16 matrix packs through a temporary float copy, rounded once at the end.
+    private void BeginPack()
+    {
+        if (IsBFloat16) _panels = new float[_halves.Length];
+    }
+
+    private void EndPack()
+    {
+        if (!IsBFloat16) return;
+        for (int row = 0; row < _halves.Length; row += PanelWidth)
+        {
+            for (int j = 0; j < PanelWidth; j++) _halves[row + BFloat16Position(j)] = BFloat16.FromSingle(_panels[row + j]);
+        }
+        _panels = [];
+    }
+
+    /// <summary>
+    /// Where a bf16 panel row stores its column j. The 256- and 512-bit loads widen by unpacking with zero, which
+    /// works per 128-bit lane: lane L of the row holds columns 4L..4L+3 (for the first vector) and then
+    /// w+4L..w+4L+3 (for the second), w = PanelWidth/2. At 128 bits (and for the scalar path) this is the identity.
+    /// </summary>
+    private int BFloat16Position(int j)
+    {
+        if (Width is not (SimdWidth.Vector256 or SimdWidth.Vector512)) return j;
+        int w = PanelWidth / 2, vector = j / w, within = j % w;
+        return (within / 4) * 8 + vector * 4 + within % 4;
     }
 }

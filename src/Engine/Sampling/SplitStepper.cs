@@ -8,6 +8,8 @@
 // Each part's products see the same k order per output column as the unsplit model (column sums do not
 // depend on which columns sit beside them), and unit boundaries fall on multiples of the widest vector, so the
 // logits are bit-identical to UnrolledModel's and to any other thread count.
+// With bfloat16 weights every weight matrix is rounded once to bf16 (biases stay float): the products read half
+// the bytes, and the step computes exactly what the float model with rounded weights would (RoundedToBFloat16).
 // Deliberately not here: drawing (Sampler) and training (UnrolledModel).
 using CharRnn.Engine.Layers;
 using CharRnn.Engine.Model;
@@ -47,12 +49,13 @@ public sealed class SplitStepper : IDisposable
         public float[] HeadBias = [];       // (V_s)
     }
 
-    public SplitStepper(CharModel<float> model, int batch, int threads)
+    public SplitStepper(CharModel<float> model, int batch, int threads, bool bfloat16 = false)
     {
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "at least one stream");
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "at least one thread");
         _config = model.Config;
         Batch = batch;
+        BFloat16Weights = bfloat16;
         int hidden = _config.Hidden, layers = _config.Layers, vocab = _config.VocabSize;
         // More parts than aligned unit blocks would leave some empty; cap the team instead.
         threads = Math.Max(1, Math.Min(threads, (hidden + UnitAlignment - 1) / UnitAlignment));
@@ -74,6 +77,9 @@ public sealed class SplitStepper : IDisposable
     }
 
     public int Batch { get; }
+
+    /// <summary>Whether the weight matrices are held (and read) as bf16.</summary>
+    public bool BFloat16Weights { get; }
 
     /// <summary>Threads that share each step (at most one per 16 hidden units).</summary>
     public int Threads { get; }
@@ -107,13 +113,14 @@ public sealed class SplitStepper : IDisposable
             {
                 part.Embedding = new float[inputs * gates]; // (V, G_s) = the transpose of (G_s, V)
                 for (int g = 0; g < gates; g++) for (int v = 0; v < inputs; v++) part.Embedding[v * gates + g] = weightIh[g * inputs + v];
+                if (BFloat16Weights) Numerics.BFloat16.Round(part.Embedding);
             }
             else
             {
-                part.InputWeights[l] = new PackedMatrix(inputs, gates, Simd.Best);
+                part.InputWeights[l] = new PackedMatrix(inputs, gates, Simd.Best, BFloat16Weights);
                 part.InputWeights[l]!.PackTransposed(weightIh, inputs);
             }
-            part.RecurrentWeights[l] = new PackedMatrix(hidden, gates, Simd.Best);
+            part.RecurrentWeights[l] = new PackedMatrix(hidden, gates, Simd.Best, BFloat16Weights);
             part.RecurrentWeights[l].PackTransposed(OwnRows(model.View(layout.WeightHh(l)), hidden, hidden, gateCount, u0, units), hidden);
             part.BiasIh[l] = OwnRows(model.View(layout.BiasIh(l)), 1, hidden, gateCount, u0, units);
             part.BiasHh[l] = OwnRows(model.View(layout.BiasHh(l)), 1, hidden, gateCount, u0, units);
@@ -124,7 +131,7 @@ public sealed class SplitStepper : IDisposable
         part.Recurrent = _config.Cell == CellKind.Gru ? new float[batch * gates] : [];
         part.TanhCell = _config.Cell == CellKind.Lstm ? new float[batch * units] : [];
         var headWeight = model.View(layout.HeadWeight); // (V, H)
-        part.Head = new PackedMatrix(hidden, v1 - v0, Simd.Best);
+        part.Head = new PackedMatrix(hidden, v1 - v0, Simd.Best, BFloat16Weights);
         part.Head.PackTransposed(headWeight.Slice(v0 * hidden, (v1 - v0) * hidden), hidden);
         part.HeadBias = model.View(layout.HeadBias).Slice(v0, v1 - v0).ToArray();
         return part;

@@ -62,6 +62,14 @@ public static class Inputs
         _ => throw new UserError($"--threads must be between 1 and 256 (0: all cores), got {value}", $"e.g. --threads {Environment.ProcessorCount}"),
     };
 
+    /// <summary>--weights: f32 (as trained) or bf16 (every weight matrix rounded to bfloat16); true for bf16.</summary>
+    public static bool BFloat16Weights(string? value) => value?.ToLowerInvariant() switch
+    {
+        null or "f32" => false,
+        "bf16" => true,
+        _ => throw new UserError($"--weights must be f32 or bf16, got '{value}'", "bf16 halves the bytes each generated character reads; f32 keeps the weights as trained"),
+    };
+
     /// <summary>A duration such as 90s, 10m or 1.5h.</summary>
     public static TimeSpan Duration(string text, string option)
     {

@@ -21,7 +21,7 @@ public static class BenchCommand
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    private sealed record Workload(string Name, string What, bool Training, int Hidden, int Seq, int Batch);
+    private sealed record Workload(string Name, string What, bool Training, int Hidden, int Seq, int Batch, bool BFloat16 = false);
 
     private static readonly Workload[] Workloads =
     [
@@ -29,11 +29,13 @@ public static class BenchCommand
         new("W2", "train 2x128 LSTM, T=50, B=50", true, 128, 50, 50),
         new("W3", "sample batch 1, 2x512 LSTM", false, 512, 1, 1),
         new("W4", "sample batch 1, 2x128 LSTM", false, 128, 1, 1),
+        new("W3-bf16", "W3 with bf16 weights", false, 512, 1, 1, BFloat16: true),
+        new("W4-bf16", "W4 with bf16 weights", false, 128, 1, 1, BFloat16: true),
     ];
 
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var workload = new Option<string>("--workload") { Description = "W1, W2, W3, W4 or all", DefaultValueFactory = _ => "all" };
+        var workload = new Option<string>("--workload") { Description = "W1, W2, W3, W4, W3-bf16, W4-bf16 or all", DefaultValueFactory = _ => "all" };
         var threads = new Option<int?>("--threads") { Description = "threads for every workload (default: all cores); sampling splits each step's weights among them" };
         var seconds = new Option<double>("--seconds") { Description = "measuring time per workload, after warm-up", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
@@ -42,7 +44,7 @@ public static class BenchCommand
         {
             string name = parse.GetValue(workload)!;
             var chosen = name.Equals("all", StringComparison.OrdinalIgnoreCase) ? Workloads : Workloads.Where(w => w.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToArray();
-            if (chosen.Length == 0) throw new UserError($"--workload '{name}' is not a workload", "use W1, W2, W3, W4 or all");
+            if (chosen.Length == 0) throw new UserError($"--workload '{name}' is not a workload", "use W1, W2, W3, W4, W3-bf16, W4-bf16 or all");
             int threadCount = Inputs.Threads(parse.GetValue(threads));
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 3600)) throw new UserError($"--seconds must be in (0, 3600], got {budget.ToString(Invariant)}", "e.g. --seconds 10");
@@ -60,7 +62,7 @@ public static class BenchCommand
                 double flopsPerChar = (w.Training ? 6.0 : 2.0) * model.Layout.Tensors.Where(t => t.Shape.Length == 2).Sum(t => (double)t.Length);
                 int used = Math.Min(threadCount, w.Training ? w.Batch : w.Hidden / 16);
                 error.WriteLine($"{w.Name}: {w.What}, {used} thread{(used == 1 ? "" : "s")}...");
-                double rate = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, used, budget);
+                double rate = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, used, w.BFloat16, budget);
                 double gflops = rate * flopsPerChar / 1e9;
                 results.Add((w, used, rate, gflops, gflops / (used == 1 ? peakOne : peakAll)));
             }
@@ -96,9 +98,9 @@ public static class BenchCommand
         return (double)steps * w.Batch * w.Seq / clock.Elapsed.TotalSeconds;
     }
 
-    private static double SampleRate(CharModel<float> model, int threads, double budget)
+    private static double SampleRate(CharModel<float> model, int threads, bool bfloat16, double budget)
     {
-        using var sampler = new Sampler(model, seed: 1, count: 1, threads) { Temperature = 1f };
+        using var sampler = new Sampler(model, seed: 1, count: 1, threads, bfloat16) { Temperature = 1f };
         sampler.Prime([0]);
         for (int i = 0; i < 200; i++) sampler.Next(); // warm-up
         var clock = Stopwatch.StartNew();

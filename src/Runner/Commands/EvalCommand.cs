@@ -14,7 +14,8 @@ public static class EvalCommand
         var model = new Option<string>("--model") { Description = "checkpoint (.safetensors) to evaluate", Required = true };
         var text = new Option<string>("--text") { Description = "UTF-8 text file to evaluate on", Required = true };
         var json = new Option<bool>("--json") { Description = "print exactly one JSON object {chars, nats_per_char, bits_per_char}" };
-        var command = new Command("eval", "Measure a checkpoint's loss on a text file.") { model, text, json };
+        var weights = new Option<string>("--weights") { Description = "f32 (as trained) or bf16: the loss of the bf16-rounded weights that `sample --weights bf16` generates from", DefaultValueFactory = _ => "f32" };
+        var command = new Command("eval", "Measure a checkpoint's loss on a text file.") { model, text, weights, json };
         command.SetAction(parse =>
         {
             var loaded = Inputs.Model(parse.GetValue(model)!);
@@ -24,7 +25,8 @@ public static class EvalCommand
             if (missing != null) throw new UserError($"{path}: characters the model never saw: {missing}", "evaluate on text drawn from the same alphabet as the training corpus");
             int[] tokens = loaded.Vocabulary.Encode(content);
             if (tokens.Length < 2) throw new UserError($"{path}: needs at least 2 characters to predict one", "give --text a longer file");
-            double nats = new Evaluator(loaded.Model).MeanLoss(tokens);
+            var evaluated = Inputs.BFloat16Weights(parse.GetValue(weights)) ? loaded.Model.RoundedToBFloat16() : loaded.Model;
+            double nats = new Evaluator(evaluated).MeanLoss(tokens);
             double bits = nats / Math.Log(2);
             if (parse.GetValue(json))
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"chars\": {tokens.Length}, \"nats_per_char\": {nats:R}, \"bits_per_char\": {bits:R}}}"));

@@ -99,6 +99,44 @@ public class GemmTests
         }
     }
 
+    [Theory, MemberData(nameof(Widths))]
+    public void Gemm_BFloat16Panels_EqualTheProductWithRoundedB(SimdWidth width)
+    {
+        foreach (int m in new[] { 1, 2, 3, 7 })
+            foreach (int n in new[] { 1, 15, 16, 17, 33, 73 })
+                foreach (int k in new[] { 0, 1, 5, 33, 129 })
+                {
+                    float[] a = Random(m * k, m + k), b = Random(k * n, n + k);
+                    float[] rounded = b.Select(BFloat16.Round).ToArray();
+                    float[] expected = Random(m * n, 3), c = (float[])expected.Clone();
+                    GemmReference.Multiply<float>(a, k, 1, rounded, n, expected, n, m, n, k, accumulate: true);
+                    var panels = new PackedMatrix(k, n, width, bfloat16: true);
+                    panels.Pack(b, n);
+                    Gemm.Multiply(a, k, 1, panels, c, n, m, accumulate: true);
+                    for (int i = 0; i < c.Length; i++)
+                        Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * (k + 1) + 1e-7, $"{width} m={m} n={n} k={k} at {i}: {c[i]} vs {expected[i]}");
+                }
+    }
+
+    [Fact]
+    public void BFloat16_RoundsToNearestEven_AndWidensExactly()
+    {
+        Assert.Equal(1f, BFloat16.Round(1f));
+        Assert.Equal(-2.5f, BFloat16.Round(-2.5f));
+        float ulp = MathF.Pow(2, -7); // bf16 spacing just above 1
+        Assert.Equal(1f, BFloat16.Round(1f + ulp / 2));                   // a tie rounds to the even mantissa (1.0)
+        Assert.Equal(1f + 2 * ulp, BFloat16.Round(1f + 3 * ulp / 2));     // and here to 1 + 2 ulp
+        Assert.Equal(1f + ulp, BFloat16.Round(1f + ulp / 2 + ulp / 64));  // just past the tie rounds up
+        var random = new Random(5);
+        for (int i = 0; i < 10_000; i++)
+        {
+            float x = (float)(random.NextDouble() * 20 - 10);
+            float r = BFloat16.Round(x);
+            Assert.Equal(r, BFloat16.Round(r));                                          // bf16 values are fixed points
+            Assert.True(Math.Abs(r - x) <= Math.Abs(x) * MathF.Pow(2, -8) * 1.0001f, $"{x} -> {r}"); // half a bf16 ulp
+        }
+    }
+
     [Fact]
     public void Gemm_ShortBuffers_Throw()
     {
