@@ -1,6 +1,11 @@
-// The matrix product at the shapes an LSTM step runs, per vector width, against the scalar definition.
-// Shapes (m, n, k): the recurrent product of W1 (B=64 rows x 4H=2048 gates, k=H=512), the same at char-rnn's
-// size (50 x 512, k=128), and an odd shape that exercises every remainder path.
+// The matrix product at the shapes the workloads run, per vector width, against the scalar definition:
+//   32x2048x512  W1's per-step recurrent product on one of two threads (B=32 rows, 4H=2048 gates, k=H=512)
+//   384x2048x512 a slice of W1's batched products (projection of T*B rows), where packing pays off
+//   25x512x128   W2's per-step recurrent product on one of two threads
+//   1x2048x512   W3's batch-1 step (a matrix-vector product, bound by reading B)
+//   67x133x517   an odd shape through every remainder path
+// "Packed" multiplies by weights packed once (PackedMatrix), as the model does every optimizer step; the
+// others pack B per call. GFLOP/s = 2*m*n*k / mean.
 using BenchmarkDotNet.Attributes;
 using CharRnn.Engine.Numerics;
 
@@ -10,8 +15,9 @@ namespace CharRnn.Perf;
 public class GemmBench
 {
     private float[] _a = [], _b = [], _c = [];
+    private PackedMatrix? _packed, _packedBFloat16;
 
-    [Params("64x2048x512", "50x512x128", "67x133x517")]
+    [Params("32x2048x512", "384x2048x512", "25x512x128", "1x2048x512", "67x133x517")]
     public string Shape { get; set; } = "";
 
     private int M => int.Parse(Shape.Split('x')[0]);
@@ -25,6 +31,10 @@ public class GemmBench
         _a = Enumerable.Range(0, M * K).Select(_ => (float)random.NextDouble()).ToArray();
         _b = Enumerable.Range(0, K * N).Select(_ => (float)random.NextDouble()).ToArray();
         _c = new float[M * N];
+        _packed = new PackedMatrix(K, N, Simd.Best);
+        _packed.Pack(_b, N);
+        _packedBFloat16 = new PackedMatrix(K, N, Simd.Best, bfloat16: true);
+        _packedBFloat16.Pack(_b, N);
     }
 
     [Benchmark(Baseline = true)]
@@ -36,9 +46,19 @@ public class GemmBench
     [Benchmark]
     public void Vector256() => Gemm.Multiply(_a, K, 1, _b, N, _c, N, M, N, K, false, SimdWidth.Vector256);
 
+    // Without AVX-512 the runtime emulates Vector512 in software; measuring that would only mislead.
     [Benchmark]
-    public void Vector512() => Gemm.Multiply(_a, K, 1, _b, N, _c, N, M, N, K, false, SimdWidth.Vector512);
+    public void Vector512()
+    {
+        if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) Gemm.Multiply(_a, K, 1, _b, N, _c, N, M, N, K, false, SimdWidth.Vector512);
+    }
 
     [Benchmark]
-    public void Vector256TransposedA() => Gemm.Multiply(_a, 1, M, _b, N, _c, N, M, N, K, false, SimdWidth.Vector256);
+    public void TransposedA() => Gemm.Multiply(_a, 1, M, _b, N, _c, N, M, N, K, false, Simd.Best);
+
+    [Benchmark]
+    public void Packed() => Gemm.Multiply(_a, K, 1, _packed!, _c, N, M, false);
+
+    [Benchmark]
+    public void PackedBFloat16() => Gemm.Multiply(_a, K, 1, _packedBFloat16!, _c, N, M, false);
 }
