@@ -13,13 +13,14 @@ namespace CharRnn.Engine.Layers;
 public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly T[] _recurrent;  // (T, B, 3H) q(t) = h(t-1) W_hh^T + b_hh, order r z n; kept for backward
-    private readonly T[] _dRecurrent; // (T, B, 3H) gradient at q(t): [da_r | da_z | da_n*r]
+    private readonly T[] _dRecurrent; // (T, B, 3H) gradient at q(t): [da_r | da_z | da_n*r]; the same array as _recurrent
+                                      // (step t's cell backward reads q(t) before writing its gradient there)
     private readonly T[] _dh;         // (B, H) total gradient at h(t): dOutput(t) + what step t+1 sent back
 
     public Gru(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout = 0f) : base(model, layer, batch, steps, recurrentDropout)
     {
         _recurrent = new T[steps * batch * Gates];
-        _dRecurrent = new T[steps * batch * Gates];
+        _dRecurrent = _recurrent;
         _dh = new T[batch * Hidden];
     }
 

@@ -63,8 +63,10 @@ public static class GruCell
 
     /// <summary>
     /// gates (B, 3H) activated r z n; recurrent (B, 3H) and hPrev (B, H) as in forward; dh (B, H) total gradient at h.
-    /// Written: dProjection (B, 3H) gradient at the input-projection pre-activations [da_r | da_z | da_n];
-    /// dRecurrent (B, 3H) gradient at recurrent [da_r | da_z | da_n*r]; dhPrev (B, H) only the direct part dh*z
+    /// Written: dProjection (B, 3H) gradient at the input-projection pre-activations [da_r | da_z | da_n] (it may be
+    /// gates itself: each unit's r, z, n are read before its gradients are written);
+    /// dRecurrent (B, 3H) gradient at recurrent [da_r | da_z | da_n*r] (it may be recurrent itself, likewise);
+    /// dhPrev (B, H) only the direct part dh*z
     /// (the caller adds dRecurrent W_hh to it).
     /// </summary>
     public static void Backward<T>(ReadOnlySpan<T> gates, ReadOnlySpan<T> recurrent, ReadOnlySpan<T> hPrev, ReadOnlySpan<T> dh,

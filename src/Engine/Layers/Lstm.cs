@@ -2,7 +2,8 @@
 //   a(t) = x(t) W_ih^T + b_ih + h(t-1) W_hh^T + b_hh        (B, 4H)
 //   c(t) = f*c(t-1) + i*g,   h(t) = o*tanh(c(t))
 // Per step one product with the four gates fused (accumulated straight into the projection) and one fused
-// element-wise pass. Caches for backward: activated gates (in Projection), c for every step, tanh(c).
+// element-wise pass. Caches for backward: activated gates (in Projection) and c for every step; tanh(c) is
+// recomputed in backward (one tanh per unit, against a (T, B, H) buffer: 26 MB per layer and share at W1).
 using System.Numerics;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
@@ -12,13 +13,13 @@ namespace CharRnn.Engine.Layers;
 public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly T[] _cells;     // (T+1, B, H) slot 0: cell state carried in; slot t+1: c after step t
-    private readonly T[] _tanhCells; // (T, B, H) tanh(c(t)), cached for backward
+    private readonly T[] _tanhCell;  // (B, H) tanh(c(t)) of the step in hand: forward's scratch, then backward's recomputation
     private readonly T[] _dCell;     // (B, H) gradient reaching c(t) from step t+1
 
     public Lstm(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout = 0f) : base(model, layer, batch, steps, recurrentDropout)
     {
         _cells = new T[(steps + 1) * batch * Hidden];
-        _tanhCells = new T[steps * batch * Hidden];
+        _tanhCell = new T[batch * Hidden];
         _dCell = new T[batch * Hidden];
     }
 
@@ -47,7 +48,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             // a(t) += h(t-1) W_hh^T: the four gates in one product.
             Model.MultiplyByTransposed(RecurrentInput(t), WeightHh, gates, Batch, accumulate: true);
             LstmCell.Forward<T>(gates, _cells.AsSpan(t * bh, bh), _cells.AsSpan((t + 1) * bh, bh),
-                _tanhCells.AsSpan(t * bh, bh), HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
+                _tanhCell, HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
         }
     }
 
@@ -63,7 +64,8 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             System.Numerics.Tensors.TensorPrimitives.Add(dh, dOutput.Slice(t * bh, bh), dh);
             GradientObserver?.Observe(t, dh);
             Span<T> dGates = DProjection.AsSpan(t * bg, bg);
-            LstmCell.Backward<T>(Projection.AsSpan(t * bg, bg), _cells.AsSpan(t * bh, bh), _tanhCells.AsSpan(t * bh, bh), dh, dc, dGates, Hidden);
+            LstmCell.Tanh<T>(_cells.AsSpan((t + 1) * bh, bh), _tanhCell, Hidden); // forward: h = o*tanh(c(t))
+            LstmCell.Backward<T>(Projection.AsSpan(t * bg, bg), _cells.AsSpan(t * bh, bh), _tanhCell, dh, dc, dGates, Hidden);
             // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh (h(t-1) reaches nothing else in step t)
             BackRecurrentInput(dGates, dh, accumulate: false);
         }

@@ -58,8 +58,31 @@ public static class LstmCell
     }
 
     /// <summary>
-    /// gates (B, 4H) activations; cPrev, tanhC (B, H) cached by forward; dh (B, H) total gradient at h;
-    /// dc (B, H) in: gradient reaching c from step t+1, out: gradient at c_prev; dGates (B, 4H) written.
+    /// tanhC (B, H) = tanh(c) exactly as Forward computed it (same width, same remainder policy), so backward can
+    /// recompute it from the cached c instead of caching a second (T, B, H) buffer.
+    /// </summary>
+    public static void Tanh<T>(ReadOnlySpan<T> c, Span<T> tanhC, int hidden) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!Kernels.IsSingle<T>())
+        {
+            for (int u = 0; u < c.Length; u++) tanhC[u] = T.Tanh(c[u]);
+            return;
+        }
+        ReadOnlySpan<float> cs = Kernels.AsSingle(c);
+        Span<float> ts = Kernels.AsSingle(tanhC);
+        int w = Simd.Best switch { SimdWidth.Vector512 => Vector512<float>.Count, SimdWidth.Vector256 => Vector256<float>.Count, SimdWidth.Vector128 => Vector128<float>.Count, _ => 1 };
+        int vectorEnd = Simd.Best == SimdWidth.Scalar ? 0 : hidden - hidden % w;
+        for (int row = 0; row < cs.Length; row += hidden)
+        {
+            if (vectorEnd > 0) Activations.Apply(Activation.Tanh, cs.Slice(row, vectorEnd), ts.Slice(row, vectorEnd));
+            for (int j = vectorEnd; j < hidden; j++) ts[row + j] = VectorMath.TanhScalar(cs[row + j]);
+        }
+    }
+
+    /// <summary>
+    /// gates (B, 4H) activations; cPrev, tanhC (B, H) from forward (tanhC recomputed by Tanh); dh (B, H) total gradient at h;
+    /// dc (B, H) in: gradient reaching c from step t+1, out: gradient at c_prev; dGates (B, 4H) written (it may be
+    /// gates itself: each unit's four gates are read before its gradients are written).
     /// </summary>
     public static void Backward<T>(ReadOnlySpan<T> gates, ReadOnlySpan<T> cPrev, ReadOnlySpan<T> tanhC, ReadOnlySpan<T> dh, Span<T> dc, Span<T> dGates, int hidden)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -19,7 +19,10 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
 
     protected readonly T[] Projection;   // (T, B, G) input projection x W_ih^T + biases; cells turn it into gates in place
     protected readonly T[] HiddenStates; // (T+1, B, H) slot 0: state carried in; slot t+1: output of step t
-    protected readonly T[] DProjection;  // (T, B, G) gradient at the projection (= at the gate pre-activations)
+    protected readonly T[] DProjection;  // (T, B, G) gradient at the projection (= at the gate pre-activations); the same
+                                         // array as Projection: step t's cell backward reads its gates, then overwrites
+                                         // them with their gradient, and nothing reads those gates again
+
     protected readonly T[] DHiddenNext;  // (B, H) gradient reaching h(t) from step t+1
     private readonly T[] _dEmbedding;    // (V, G) layer 0 only: dW_ih^T gathered by token, transposed once at the end
     private readonly T[] _recurrentMask; // (B, H) variational dropout mask on h(t-1), one draw per window; empty when off
@@ -40,7 +43,7 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Hidden = model.Config.Hidden; Gates = model.Config.GateWidth; InputWidth = model.Config.InputWidth(layer);
         Projection = new T[steps * batch * Gates];
         HiddenStates = new T[(steps + 1) * batch * Hidden];
-        DProjection = new T[steps * batch * Gates];
+        DProjection = Projection; // halves the largest activation memory (W1: 26 MB per layer and share)
         DHiddenNext = new T[batch * Hidden];
         _dEmbedding = layer == 0 ? new T[InputWidth * Gates] : [];
         _recurrentDropout = recurrentDropout;

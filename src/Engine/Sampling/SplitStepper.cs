@@ -8,8 +8,10 @@
 // Each part's products see the same k order per output column as the unsplit model (column sums do not
 // depend on which columns sit beside them), and unit boundaries fall on multiples of the widest vector, so the
 // logits are bit-identical to UnrolledModel's and to any other thread count.
-// With bfloat16 weights every weight matrix is rounded once to bf16 (biases stay float): the products read half
-// the bytes, and the step computes exactly what the float model with rounded weights would (RoundedToBFloat16).
+// With bfloat16 weights every weight matrix is rounded once to bf16 (biases stay float), and the step computes
+// what the float model with rounded weights would (RoundedToBFloat16). At one or two streams the panels are
+// stored as bf16, so the products read half the bytes; more streams run the tiled kernel, which reads each
+// weight once for all rows anyway, so there the rounded weights stay in float panels.
 // Deliberately not here: drawing (Sampler) and training (UnrolledModel).
 using CharRnn.Engine.Layers;
 using CharRnn.Engine.Model;
@@ -56,6 +58,7 @@ public sealed class SplitStepper : IDisposable
         _config = model.Config;
         Batch = batch;
         BFloat16Weights = bfloat16;
+        _halfPanels = bfloat16 && batch <= 2;
         int hidden = _config.Hidden, layers = _config.Layers, vocab = _config.VocabSize;
         // More parts than aligned unit blocks would leave some empty; cap the team instead.
         threads = Math.Max(1, Math.Min(threads, (hidden + UnitAlignment - 1) / UnitAlignment));
@@ -80,6 +83,8 @@ public sealed class SplitStepper : IDisposable
 
     /// <summary>Whether the weight matrices are held (and read) as bf16.</summary>
     public bool BFloat16Weights { get; }
+
+    private readonly bool _halfPanels; // whether the panels themselves are bf16 (else rounded values in float panels)
 
     /// <summary>Threads that share each step (at most one per 16 hidden units).</summary>
     public int Threads { get; }
@@ -117,11 +122,11 @@ public sealed class SplitStepper : IDisposable
             }
             else
             {
-                part.InputWeights[l] = new PackedMatrix(inputs, gates, Simd.Best, BFloat16Weights);
-                part.InputWeights[l]!.PackTransposed(weightIh, inputs);
+                part.InputWeights[l] = new PackedMatrix(inputs, gates, Simd.Best, _halfPanels);
+                part.InputWeights[l]!.PackTransposed(Rounded(weightIh), inputs);
             }
-            part.RecurrentWeights[l] = new PackedMatrix(hidden, gates, Simd.Best, BFloat16Weights);
-            part.RecurrentWeights[l].PackTransposed(OwnRows(model.View(layout.WeightHh(l)), hidden, hidden, gateCount, u0, units), hidden);
+            part.RecurrentWeights[l] = new PackedMatrix(hidden, gates, Simd.Best, _halfPanels);
+            part.RecurrentWeights[l].PackTransposed(Rounded(OwnRows(model.View(layout.WeightHh(l)), hidden, hidden, gateCount, u0, units)), hidden);
             part.BiasIh[l] = OwnRows(model.View(layout.BiasIh(l)), 1, hidden, gateCount, u0, units);
             part.BiasHh[l] = OwnRows(model.View(layout.BiasHh(l)), 1, hidden, gateCount, u0, units);
             part.Own[l] = [new float[batch * units], new float[batch * units]];
@@ -131,10 +136,17 @@ public sealed class SplitStepper : IDisposable
         part.Recurrent = _config.Cell == CellKind.Gru ? new float[batch * gates] : [];
         part.TanhCell = _config.Cell == CellKind.Lstm ? new float[batch * units] : [];
         var headWeight = model.View(layout.HeadWeight); // (V, H)
-        part.Head = new PackedMatrix(hidden, v1 - v0, Simd.Best, BFloat16Weights);
-        part.Head.PackTransposed(headWeight.Slice(v0 * hidden, (v1 - v0) * hidden), hidden);
+        part.Head = new PackedMatrix(hidden, v1 - v0, Simd.Best, _halfPanels);
+        part.Head.PackTransposed(Rounded(headWeight.Slice(v0 * hidden, (v1 - v0) * hidden).ToArray()), hidden);
         part.HeadBias = model.View(layout.HeadBias).Slice(v0, v1 - v0).ToArray();
         return part;
+    }
+
+    /// <summary>The weights as generation holds them: rounded to bf16 in place when BFloat16Weights (a no-op for bf16 panels, which round anyway).</summary>
+    private float[] Rounded(float[] weights)
+    {
+        if (BFloat16Weights) Numerics.BFloat16.Round(weights);
+        return weights;
     }
 
     /// <summary>(gateCount * units, columns): of a (gateCount * H, columns) tensor, the rows of units [u0, u0+units) of every gate.</summary>

@@ -3,7 +3,8 @@
 // Data parallel over threads: the B streams are split into Threads contiguous shares, each with its own
 // unrolled model, masks and gradient buffer; the gradients are then combined in share order with weights
 // B_s/B, which is exactly the gradient of the mean loss over all B*T characters. Fixed shares and a fixed
-// combining order make a run bit-identical for a given seed and thread count.
+// combining order make a run bit-identical for a given seed and thread count. After Adam the threads share
+// the repacking of the weights (CharModel.Pack(part, parts)).
 // Deliberately not here: validation scheduling, checkpoints and printing (the runner owns the loop's policy).
 using System.Numerics.Tensors;
 using CharRnn.Engine.Model;
@@ -24,13 +25,13 @@ public sealed class Trainer : IDisposable
     private readonly MaskRng _masks;
 
     /// <summary>One thread's streams [FirstStream, FirstStream + Streams) of every window.</summary>
-    private sealed class Share(CharModel<float> model, int firstStream, int streams, int steps, Dropout dropout, bool ownGradients)
+    private sealed class Share(CharModel<float> model, int firstStream, int streams, int steps, Dropout dropout, float[] gradients)
     {
         public readonly int FirstStream = firstStream, Streams = streams;
         public readonly UnrolledModel<float> Unrolled = new(model, streams, steps, dropout);
         public readonly int[] Inputs = new int[streams * steps];   // (T, B_s) time-major window inputs
         public readonly int[] Targets = new int[streams * steps];  // (T, B_s) the characters that follow them
-        public readonly float[] Gradients = ownGradients ? new float[model.Parameters.Length] : []; // (P) this share's mean-loss gradient
+        public readonly float[] Gradients = gradients; // (P) this share's mean-loss gradient (share 0 writes the trainer's own buffer)
         public double Loss;
     }
 
@@ -55,7 +56,7 @@ public sealed class Trainer : IDisposable
         for (int s = 0; s < threads; s++)
         {
             int first = s * options.Batch / threads, next = (s + 1) * options.Batch / threads;
-            _shares[s] = new Share(model, first, next - first, options.Steps, options.Dropout, ownGradients: threads > 1);
+            _shares[s] = new Share(model, first, next - first, options.Steps, options.Dropout, s == 0 ? Gradients : new float[model.Parameters.Length]);
         }
         _runShare = RunShare;
         _packPart = part => Model.Pack(part, threads);
@@ -98,13 +99,14 @@ public sealed class Trainer : IDisposable
         }
         else
         {
-            // mean over B*T = sum over shares of (B_s/B) * (mean over B_s*T)
+            // mean over B*T = sum over shares of (B_s/B) * (mean over B_s*T), in share order; share 0's gradient is
+            // already in Gradients (one buffer fewer), scaled in place first.
             loss = 0;
-            Array.Clear(Gradients);
             foreach (var share in _shares)
             {
                 float weight = (float)share.Streams / Options.Batch;
-                TensorPrimitives.MultiplyAdd(share.Gradients, weight, Gradients, Gradients);
+                if (share.Gradients == Gradients) TensorPrimitives.Multiply(Gradients, weight, Gradients);
+                else TensorPrimitives.MultiplyAdd(share.Gradients, weight, Gradients, Gradients);
                 loss += (double)share.Streams / Options.Batch * share.Loss;
             }
         }
@@ -189,7 +191,7 @@ public sealed class Trainer : IDisposable
         if (Window == 0) unrolled.ResetState(); // a new epoch restarts every stream from zero state
         _batches.Fill(Window, share.Inputs, share.Targets, share.FirstStream, share.Streams);
         share.Loss = unrolled.ForwardLoss(share.Inputs, share.Targets, Options.Steps);
-        float[] gradients = _shares.Length == 1 ? Gradients : share.Gradients;
+        float[] gradients = share.Gradients;
         Array.Clear(gradients);
         unrolled.Backward(share.Inputs, share.Targets, gradients);
         unrolled.CarryState();

@@ -48,27 +48,28 @@ public class SplitStepperTests
     }
 
     [Theory]
-    [InlineData(CellKind.Lstm, 1)]
-    [InlineData(CellKind.Lstm, 2)]
-    [InlineData(CellKind.Gru, 2)]
-    [InlineData(CellKind.Rnn, 2)]
-    public void BFloat16Weights_GiveExactlyTheRoundedModelsLogits(CellKind cell, int threads)
+    [InlineData(CellKind.Lstm, 1, 1)]
+    [InlineData(CellKind.Lstm, 2, 1)]
+    [InlineData(CellKind.Gru, 2, 1)]
+    [InlineData(CellKind.Rnn, 2, 1)]
+    [InlineData(CellKind.Lstm, 2, 3)] // three streams: rounded weights in float panels, for the tiled kernel
+    public void BFloat16Weights_GiveExactlyTheRoundedModelsLogits(CellKind cell, int threads, int streams)
     {
         var model = new CharModel<float>(new ModelConfig(cell, V, 40, 2));
         model.InitializeUniform(new Rng(12));
-        var rounded = new UnrolledModel<float>(model.RoundedToBFloat16(), batch: 1, steps: 1);
-        using var split = new SplitStepper(model, 1, threads, bfloat16: true);
-        var plain = new UnrolledModel<float>(model, batch: 1, steps: 1);
+        var rounded = new UnrolledModel<float>(model.RoundedToBFloat16(), batch: streams, steps: 1);
+        using var split = new SplitStepper(model, streams, threads, bfloat16: true);
+        var plain = new UnrolledModel<float>(model, batch: streams, steps: 1);
         double largestChange = 0;
         var random = new Random(4);
         for (int step = 0; step < 10; step++)
         {
-            int[] token = [random.Next(V)];
+            int[] token = Enumerable.Range(0, streams).Select(_ => random.Next(V)).ToArray();
             rounded.Forward(token, 1); rounded.CarryState();
             plain.Forward(token, 1); plain.CarryState();
             split.Step(token);
             Assert.Equal(rounded.Logits.ToArray(), split.Logits.ToArray());
-            for (int v = 0; v < V; v++) largestChange = Math.Max(largestChange, Math.Abs(split.Logits[v] - plain.Logits[v]));
+            for (int v = 0; v < V * streams; v++) largestChange = Math.Max(largestChange, Math.Abs(split.Logits[v] - plain.Logits[v]));
         }
         Assert.InRange(largestChange, 1e-6, 0.05); // rounding really happened, and moved the logits only a little
     }
