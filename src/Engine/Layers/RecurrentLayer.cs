@@ -92,7 +92,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// <summary>
     /// Backward through the steps of the last Forward. dOutput (steps, B, H) is the loss gradient at Output;
     /// parameter gradients accumulate into gradients (Layout order); dInput (steps, B, D) is overwritten
-    /// (left untouched for layer 0, whose input is tokens).
+    /// (left untouched for layer 0, whose input is tokens). dInput may be dOutput itself: the recurrence reads all
+    /// of dOutput before the input gradients are written.
     /// </summary>
     public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, ReadOnlySpan<T> dOutput, Span<T> dInput, Span<T> gradients, int steps)
     {

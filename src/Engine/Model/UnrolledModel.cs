@@ -18,8 +18,8 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly Linear<T> _head;
     private readonly T[] _logits;        // (T, B, V)
     private readonly T[] _probabilities; // (T, B, V) softmax; after Backward, the gradient at the logits
-    private readonly T[] _dTop;          // (T, B, H) gradient at the output of the layer being differentiated
-    private readonly T[] _dBelow;        // (T, B, H) gradient at its input (the output of the layer below)
+    private readonly T[] _dHidden;       // (T, B, H) gradient at the output of the layer being differentiated; its
+                                         // backward overwrites it with the gradient at its input (the layer below's output)
     private readonly T[][] _outputMasks; // per layer (T, B, H) inverted-dropout mask on the layer's output; empty when off
     private readonly T[][] _dropped;     // per layer (T, B, H) output * mask: what the layer above and the head read
     private bool _masksDrawn;
@@ -42,8 +42,7 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         _head = new Linear<T>(model);
         _logits = new T[steps * batch * config.VocabSize];
         _probabilities = new T[steps * batch * config.VocabSize];
-        _dTop = new T[steps * batch * config.Hidden];
-        _dBelow = new T[steps * batch * config.Hidden];
+        _dHidden = new T[steps * batch * config.Hidden];
     }
 
     public CharModel<T> Model { get; }
@@ -125,15 +124,15 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         if ((uint)firstLossStep >= (uint)steps) throw new ArgumentOutOfRangeException(nameof(firstLossStep), firstLossStep, $"must be in 0..{steps - 1}");
         SoftmaxCrossEntropy.Backward<T>(_probabilities.AsSpan(0, rows * v), targets, v);
         _probabilities.AsSpan(0, firstLossStep * Batch * v).Clear();
-        _head.Backward(PassedUp(_layers.Length - 1, steps), _probabilities, _dTop, gradients, rows);
-        Span<T> dTop = _dTop.AsSpan(0, rows * h), dBelow = _dBelow.AsSpan(0, rows * h);
+        _head.Backward(PassedUp(_layers.Length - 1, steps), _probabilities, _dHidden, gradients, rows);
+        Span<T> dHidden = _dHidden.AsSpan(0, rows * h);
         for (int l = _layers.Length - 1; l >= 0; l--)
         {
             // forward: passed up = output * mask  =>  dOutput = dPassedUp * mask
-            if (_outputDropoutApplied) TensorPrimitives.Multiply(dTop, _outputMasks[l].AsSpan(0, rows * h), dTop);
+            if (_outputDropoutApplied) TensorPrimitives.Multiply(dHidden, _outputMasks[l].AsSpan(0, rows * h), dHidden);
             ReadOnlySpan<T> input = l > 0 ? PassedUp(l - 1, steps) : default;
-            _layers[l].Backward(tokens, input, dTop, dBelow, gradients, steps);
-            Span<T> swap = dTop; dTop = dBelow; dBelow = swap;
+            // One buffer in and out: a layer reads all of dOutput before it writes dInput (RecurrentLayer.Backward).
+            _layers[l].Backward(tokens, input, dHidden, dHidden, gradients, steps);
         }
     }
 
