@@ -5,7 +5,7 @@
 //   1x2048x512   W3's batch-1 step (a matrix-vector product, bound by reading B)
 //   67x133x517   an odd shape through every remainder path
 // "Packed" multiplies by weights packed once (PackedMatrix), as the model does every optimizer step; the
-// others pack B per call. GFLOP/s = 2*m*n*k / mean.
+// others pack B per call (one or two rows stream B's rows instead). GFLOP/s = 2*m*n*k / mean.
 using BenchmarkDotNet.Attributes;
 using CharRnn.Engine.Numerics;
 

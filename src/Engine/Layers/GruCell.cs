@@ -1,5 +1,5 @@
-// The element-wise part of one GRU time step (torch.nn.GRU), fused into a single pass per row so each gate
-// value is read from memory once, with its backward twin. Row layout (PyTorch), gate order r z n:
+// The element-wise part of one GRU time step (torch.nn.GRU), two passes per row (r and z, then n and h; the
+// row stays in L1 between them), with its backward twin. Row layout (PyTorch), gate order r z n:
 //   p(3H) = x W_ih^T + b_ih = [xr | xz | xn]          q(3H) = h_prev W_hh^T + b_hh = [hr | hz | hn]
 //   forward:  r = sigmoid(xr + hr)   z = sigmoid(xz + hz)   n = tanh(xn + r*hn)
 //             h = (1 - z)*n + z*h_prev

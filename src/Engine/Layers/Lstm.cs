@@ -1,9 +1,9 @@
 // A stacked LSTM layer exactly as torch.nn.LSTM (gate order i f g o, two biases):
 //   a(t) = x(t) W_ih^T + b_ih + h(t-1) W_hh^T + b_hh        (B, 4H)
 //   c(t) = f*c(t-1) + i*g,   h(t) = o*tanh(c(t))
-// Per step one product with the four gates fused (accumulated straight into the projection) and one fused
-// element-wise pass. Caches for backward: activated gates (in Projection) and c for every step; tanh(c) is
-// recomputed in backward (one tanh per unit, against a (T, B, H) buffer: 26 MB per layer and share at W1).
+// Per step one product with the four gates fused (accumulated straight into the projection) and the cell's
+// element-wise passes. Caches for backward: activated gates (in Projection) and c for every step; tanh(c) is
+// recomputed in backward (one tanh per unit, against a (T, B, H) buffer: 6.5 MB per layer and share at W1).
 using System.Numerics;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;

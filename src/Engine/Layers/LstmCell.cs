@@ -1,5 +1,5 @@
-// The element-wise part of one LSTM time step, fused into a single pass per row so each gate value is read
-// from memory once, with its backward twin. Row layout (PyTorch): a(4H) = [i | f | g | o].
+// The element-wise part of one LSTM time step, two passes per row (the activations in place, then the state;
+// the row stays in L1 between them), with its backward twin. Row layout (PyTorch): a(4H) = [i | f | g | o].
 //   forward:  i = sigmoid(a_i)  f = sigmoid(a_f)  g = tanh(a_g)  o = sigmoid(a_o)
 //             c = f*c_prev + i*g            h = o*tanh(c)
 // The activated gates overwrite the pre-activations in place: backward needs only i, f, g, o.

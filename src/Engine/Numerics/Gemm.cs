@@ -2,8 +2,9 @@
 //   for each block of NC columns, for each KC-deep slice of k:
 //     B's (KC, NC) block sits in panels of NR columns (packed here per call, or packed once per optimizer
 //       step by the caller as a PackedMatrix: the weights),
-//     for each block of MC rows: A's (MC, KC) block is read in place when its rows are contiguous, else
-//       (A^T: rowStride 1) copied into row panels first,
+//     for each block of MC rows: A's (MC, KC) block is read in place when its rows are contiguous and the
+//       block is small (≤ 16 KiB) or reused by few B panels (< 16); else (and always for A^T) it is copied
+//       into row panels first,
 //       for each B panel, for each A panel: one register tile, C tile = [C +] sum over KC.
 // The micro-kernel keeps up to 6 x 2 vector accumulators in registers (6 x 16 floats at Vector256: 12 of the
 // 16 ymm registers) and per k step loads two B vectors and broadcasts one A value per row.
@@ -394,10 +395,16 @@ public static class Gemm
                 ref float bp = ref Unsafe.Add(ref b, (nint)p * ldb);
                 int j = 0;
                 for (; j < vectorEnd; j += w) TOps.Store(TOps.MultiplyAdd(vx, TOps.Load(ref bp, (nuint)j), TOps.Load(ref ci, (nuint)j)), ref ci, (nuint)j);
-                for (; j < n; j++) Unsafe.Add(ref ci, j) = MathF.FusedMultiplyAdd(x, Unsafe.Add(ref bp, j), Unsafe.Add(ref ci, j));
+                for (; j < n; j++) Unsafe.Add(ref ci, j) = ScalarMultiplyAdd(x, Unsafe.Add(ref bp, j), Unsafe.Add(ref ci, j));
             }
         }
     }
+
+    /// <summary>x * y + z as the vector paths compute it: fused where the CPU has FMA (MathF's is a slow software
+    /// routine where it has not).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ScalarMultiplyAdd(float x, float y, float z) =>
+        System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? MathF.FusedMultiplyAdd(x, y, z) : x * y + z;
 
     /// <summary>
     /// A handful of rows against a packed B (float or bf16 panels): each panel is read once, front to back, per

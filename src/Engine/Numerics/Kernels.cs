@@ -38,6 +38,7 @@ internal static class Kernels
     public static void AddColumnSums<T>(ReadOnlySpan<T> rows, Span<T> sums) where T : unmanaged, INumberBase<T>
     {
         int n = sums.Length;
+        if (n == 0) return;
         for (int r = 0; r + n <= rows.Length; r += n) System.Numerics.Tensors.TensorPrimitives.Add(sums, rows.Slice(r, n), sums);
     }
 
@@ -45,6 +46,7 @@ internal static class Kernels
     public static void AddBiasToRows<T>(ReadOnlySpan<T> bias, Span<T> rows, bool accumulate) where T : unmanaged, INumberBase<T>
     {
         int n = bias.Length;
+        if (n == 0) return;
         for (int r = 0; r + n <= rows.Length; r += n)
         {
             Span<T> row = rows.Slice(r, n);

@@ -23,7 +23,6 @@ public sealed class Sampler : IDisposable
     public Sampler(CharModel<float> model, ulong seed, int count = 1, int threads = 1, bool bfloat16 = false)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one stream");
-        model.Pack();
         Count = count;
         _vocab = model.Config.VocabSize;
         _stepper = new SplitStepper(model, count, threads, bfloat16);

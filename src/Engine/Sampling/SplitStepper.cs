@@ -95,8 +95,12 @@ public sealed class SplitStepper : IDisposable
     /// <summary>Bytes allocated on the worker threads so far: lets tests prove a step allocates nothing.</summary>
     public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
 
-    private static int Boundary(int s, int parts, int hidden) =>
-        s == parts ? hidden : Math.Min(hidden, (int)Math.Round((double)s * hidden / parts / UnitAlignment) * UnitAlignment);
+    /// <summary>Where part s's units start: whole 16-unit blocks shared out evenly, so with parts ≤ blocks none is empty.</summary>
+    private static int Boundary(int s, int parts, int hidden)
+    {
+        int blocks = (hidden + UnitAlignment - 1) / UnitAlignment;
+        return Math.Min(hidden, s * blocks / parts * UnitAlignment);
+    }
 
     private Part BuildPart(CharModel<float> model, int u0, int u1, int v0, int v1, int batch)
     {
@@ -174,6 +178,7 @@ public sealed class SplitStepper : IDisposable
     /// <summary>Feeds tokens (B), one per stream, advances every state by one step and computes the logits.</summary>
     public void Step(ReadOnlySpan<int> tokens)
     {
+        if (_barrier.IsBroken) throw new InvalidOperationException("a previous step failed part-way; this stepper's state is no longer consistent");
         if (tokens.Length != Batch) throw new ArgumentException($"expected {Batch} tokens, got {tokens.Length}", nameof(tokens));
         foreach (int token in tokens)
         {
@@ -186,6 +191,19 @@ public sealed class SplitStepper : IDisposable
     }
 
     private void RunPart(int s)
+    {
+        try
+        {
+            RunLayers(s);
+        }
+        catch
+        {
+            _barrier.Break(); // the other parts would wait at the next barrier forever
+            throw;
+        }
+    }
+
+    private void RunLayers(int s)
     {
         var part = _parts[s];
         int hidden = _config.Hidden, units = part.Units, batch = Batch, previous = _parity, next = _parity ^ 1;

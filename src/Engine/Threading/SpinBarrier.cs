@@ -1,7 +1,8 @@
 // A reusable barrier for a fixed team of threads that meet many times per millisecond (the phases of one
 // sampled character): the last to arrive opens the next phase; the others spin briefly, then yield their
 // core (Backoff), because a pure spin collapses when another process shares the core.
-// Allocation-free. Deliberately not here: timeouts or cancellation (the team always finishes a phase).
+// Allocation-free. A part that fails calls Break, which releases every waiter with an exception instead of
+// leaving it waiting for a partner that will never arrive. Deliberately not here: timeouts.
 namespace CharRnn.Engine.Threading;
 
 public sealed class SpinBarrier
@@ -9,6 +10,7 @@ public sealed class SpinBarrier
     private readonly int _parts;
     private int _remaining;       // threads still to arrive in the current phase
     private volatile int _phase;  // incremented by the last arrival: what the others wait on
+    private volatile bool _broken;
 
     public SpinBarrier(int parts)
     {
@@ -17,10 +19,17 @@ public sealed class SpinBarrier
         _remaining = parts;
     }
 
+    /// <summary>Whether a part has called Break: the barrier (and whatever it coordinated) is done for.</summary>
+    public bool IsBroken => _broken;
+
+    /// <summary>Releases every current and future waiter with an exception: a partner failed.</summary>
+    public void Break() => _broken = true;
+
     /// <summary>Returns once all parts have called it for the current phase.</summary>
     public void SignalAndWait()
     {
         if (_parts == 1) return;
+        if (_broken) throw new InvalidOperationException("a partner thread failed; the barrier is broken");
         int phase = _phase;
         if (Interlocked.Decrement(ref _remaining) == 0)
         {
@@ -28,6 +37,10 @@ public sealed class SpinBarrier
             _phase = phase + 1;    // volatile write publishes the reset and every write of this phase
             return;
         }
-        for (int iteration = 0; _phase == phase; iteration++) Backoff.Pause(iteration);
+        for (int iteration = 0; _phase == phase; iteration++)
+        {
+            if (_broken) throw new InvalidOperationException("a partner thread failed; the barrier is broken");
+            Backoff.Pause(iteration);
+        }
     }
 }

@@ -1,7 +1,7 @@
 // A fixed team of threads that run one indexed job together and meet at the end: the caller's thread takes
 // part 0 and parts 1..N-1 go to long-lived workers, so a training step costs two handoffs per worker and
-// no allocation (no tasks, closures or thread-pool queues). Waits spin briefly and then block (Signal,
-// below), so a core shared with another process is handed back instead of burned.
+// no allocation (no tasks, closures or thread-pool queues). Waits spin briefly, then yield for about a
+// millisecond, then block (Signal, below), so a core shared with another process is handed back.
 // Deliberately not here: work stealing or uneven parts; callers split work into equal shares.
 using System.Runtime.ExceptionServices;
 

@@ -64,7 +64,9 @@ public static class BenchCommand
                 error.WriteLine($"{w.Name}: {w.What}, {used} thread{(used == 1 ? "" : "s")}...");
                 double rate = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, used, w.BFloat16, budget);
                 double gflops = rate * flopsPerChar / 1e9;
-                results.Add((w, used, rate, gflops, gflops / (used == 1 ? peakOne : peakAll)));
+                // The peak of the threads actually used: measured for 1 and for all; in between, per-core peak x threads.
+                double peak = used == 1 ? peakOne : used == threadCount ? peakAll : peakOne * used;
+                results.Add((w, used, rate, gflops, gflops / peak));
             }
 
             if (parse.GetValue(json))

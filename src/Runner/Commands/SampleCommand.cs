@@ -27,7 +27,7 @@ public static class SampleCommand
         var stop = new Option<string[]>("--stop") { Description = "end a sample when it produces this text, which is not printed (repeatable; \\n, \\t, \\\\ are escapes)" };
         var count = new Option<int>("--count") { Description = "independent samples, drawn together as one batch", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "threads that share each step's weights (default: all cores; the text does not depend on it)" };
-        var weights = new Option<string>("--weights") { Description = "f32 (as trained) or bf16: weights rounded to bfloat16, which read half the bytes per character (see eval --weights for the loss it costs)", DefaultValueFactory = _ => "f32" };
+        var weights = new Option<string>("--weights") { Description = "f32 (as trained) or bf16: weights rounded to bfloat16, which read half the bytes per character with --count 1 or 2 (see eval --weights for the loss it costs)", DefaultValueFactory = _ => "f32" };
         var separator = new Option<string>("--separator") { Description = "printed between samples when --count > 1 (escapes as --stop)", DefaultValueFactory = _ => "\\n---\\n" };
         var command = new Command("sample", "Generate text from a trained checkpoint.")
         {
@@ -61,7 +61,7 @@ public static class SampleCommand
             error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"sampling {samples} x {maxLength} characters from {config.Layers}x{config.Hidden} {config.ModuleName}, temperature {tau}{(k > 0 ? $", top-k {k}" : "")}{(p < 1 ? $", top-p {p}" : "")}{(bfloat16 ? ", bf16 weights" : "")}, seed {actualSeed}"));
 
-            using var sampler = new Sampler(loaded.Model, actualSeed, samples, Inputs.Threads(parse.GetValue(threads)), bfloat16) { Temperature = tau, TopK = k, TopP = p };
+            using var sampler = new Sampler(loaded.Model, actualSeed, samples, SamplingThreads(parse.GetValue(threads)), bfloat16) { Temperature = tau, TopK = k, TopP = p };
             int[] primeTokens = primeText.Length > 0 ? vocabulary.Encode(primeText) : [StartSymbol(vocabulary)];
             sampler.Prime(primeTokens);
             if (samples == 1) Stream(sampler, vocabulary, primeText, maxLength, stops, output);
@@ -71,6 +71,12 @@ public static class SampleCommand
         });
         return command;
     }
+
+    /// <summary>
+    /// --threads for generation: at most one per core, because the threads meet several times per character and
+    /// a waiting thread that has to yield its core to a partner costs more than the partner's share saves.
+    /// </summary>
+    private static int SamplingThreads(int? value) => Math.Min(Inputs.Threads(value), Environment.ProcessorCount);
 
     /// <summary>One sample, written as it is drawn; only a possible start of a stop text is held back.</summary>
     private static void Stream(Sampler sampler, Vocabulary vocabulary, string primeText, int maxLength, string[] stops, TextWriter output)

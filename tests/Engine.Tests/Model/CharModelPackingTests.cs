@@ -1,5 +1,7 @@
-// The model's packed copies: every weight's products through its panels equal the scalar definition on the
-// plain weights, and Pack shared among threads (Pack(part, parts)) gives exactly what one Pack() gives.
+// The model's packed copies: every weight's products through its panels (at a Scalar width: through the plain
+// transposes) equal the scalar definition on the plain weights, and Pack split into parts (Pack(part, parts),
+// run here one part after another, as the trainer's threads run them side by side on disjoint jobs) gives
+// exactly what one Pack() gives.
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
 using CharRnn.Engine.Sampling;
@@ -29,9 +31,11 @@ public class CharModelPackingTests
         foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru, CellKind.Rnn })
         {
             var model = NewModel(width, cell);
-            foreach (var spec in model.Layout.Tensors.Where(t => t.Shape.Length == 2 && t.Index != model.Layout.WeightIh(0).Index))
+            var matrices = model.Layout.Tensors.Where(t => t.Shape.Length == 2 && t.Index != model.Layout.WeightIh(0).Index);
+            foreach (var spec in matrices)
+            foreach (int rows in new[] { 1, 2, 7 }) // one or two rows stream the panels; seven take register tiles
             {
-                int outputs = spec.Shape[0], inputs = spec.Shape[1], rows = 7;
+                int outputs = spec.Shape[0], inputs = spec.Shape[1];
                 float[] x = Random(rows * inputs, spec.Index), dy = Random(rows * outputs, spec.Index + 50);
                 float[] y = new float[rows * outputs], dx = new float[rows * inputs];
                 model.MultiplyByTransposed(x, spec, y, rows, accumulate: false);
@@ -40,8 +44,8 @@ public class CharModelPackingTests
                 float[] expectedY = new float[y.Length], expectedDx = new float[dx.Length];
                 GemmReference.Multiply<float>(x, inputs, 1, Transpose(weight, outputs, inputs), outputs, expectedY, outputs, rows, outputs, inputs, false);
                 GemmReference.Multiply<float>(dy, outputs, 1, weight, inputs, expectedDx, inputs, rows, inputs, outputs, false);
-                for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(y[i] - expectedY[i]) <= Tolerances.GemmRelativeToMagnitude * inputs + 1e-7, $"{cell} {spec.Name} y[{i}]");
-                for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(dx[i] - expectedDx[i]) <= Tolerances.GemmRelativeToMagnitude * outputs + 1e-7, $"{cell} {spec.Name} dx[{i}]");
+                for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(y[i] - expectedY[i]) <= Tolerances.GemmRelativeToMagnitude * inputs + 1e-7, $"{cell} {spec.Name} rows={rows} y[{i}]");
+                for (int i = 0; i < dx.Length; i++) Assert.True(Math.Abs(dx[i] - expectedDx[i]) <= Tolerances.GemmRelativeToMagnitude * outputs + 1e-7, $"{cell} {spec.Name} rows={rows} dx[{i}]");
             }
         }
     }

@@ -115,6 +115,14 @@ public class GemmTests
                     Gemm.Multiply(a, k, 1, panels, c, n, m, accumulate: true);
                     for (int i = 0; i < c.Length; i++)
                         Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * (k + 1) + 1e-7, $"{width} m={m} n={n} k={k} at {i}: {c[i]} vs {expected[i]}");
+                    if (m > 2 || width == SimdWidth.Scalar) continue;
+                    // One or two rows take the same streaming kernel for bf16 and float panels, so bf16 panels must
+                    // give exactly what float panels holding the rounded B give (this pins the bf16 lane order).
+                    float[] viaFloat = Random(m * n, 3);
+                    var roundedPanels = new PackedMatrix(k, n, width);
+                    roundedPanels.Pack(rounded, n);
+                    Gemm.Multiply(a, k, 1, roundedPanels, viaFloat, n, m, accumulate: true);
+                    Assert.Equal(viaFloat, c);
                 }
     }
 
@@ -127,6 +135,10 @@ public class GemmTests
         Assert.Equal(1f, BFloat16.Round(1f + ulp / 2));                   // a tie rounds to the even mantissa (1.0)
         Assert.Equal(1f + 2 * ulp, BFloat16.Round(1f + 3 * ulp / 2));     // and here to 1 + 2 ulp
         Assert.Equal(1f + ulp, BFloat16.Round(1f + ulp / 2 + ulp / 64));  // just past the tie rounds up
+        Assert.Equal(-1f, BFloat16.Round(-1f - ulp / 2));                 // ties to even for negatives too
+        Assert.Equal(float.PositiveInfinity, BFloat16.Round(float.MaxValue)); // past bf16's largest finite value
+        foreach (ushort h in new ushort[] { 0x0000, 0x8000, 0x3F80, 0x4049, 0xC2F7, 0x7F7F, 0x0001 })
+            Assert.Equal((uint)h << 16, BitConverter.SingleToUInt32Bits(BFloat16.ToSingle(h))); // widening is a pure shift
         var random = new Random(5);
         for (int i = 0; i < 10_000; i++)
         {

@@ -19,6 +19,10 @@ public class SplitStepperTests
                 foreach (int streams in new[] { 1, 3 })
                     foreach (int threads in new[] { 1, 2, 3 })
                         data.Add(cell, hidden, streams, threads);
+        // As many parts as 16-unit blocks, with a short last block: every part must still get units.
+        data.Add(CellKind.Lstm, 33, 1, 3);
+        data.Add(CellKind.Gru, 50, 2, 4);
+        data.Add(CellKind.Rnn, 100, 1, 7);
         return data;
     }
 
