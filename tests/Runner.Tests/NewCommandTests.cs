@@ -277,6 +277,7 @@ public class BenchTests
         var w4 = Assert.Single(root.GetProperty("workloads").EnumerateArray());
         Assert.Equal("W4", w4.GetProperty("workload").GetString());
         Assert.True(w4.GetProperty("chars_per_s").GetDouble() > 0);
+        Assert.True(w4.GetProperty("best_window_chars_per_s").GetDouble() >= w4.GetProperty("chars_per_s").GetDouble());
         Assert.InRange(w4.GetProperty("peak_share").GetDouble(), 0.0, 1.5); // a share of the peak measured in the same run
     }
 
