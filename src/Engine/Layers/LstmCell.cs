@@ -70,11 +70,12 @@ public static class LstmCell
         }
         ReadOnlySpan<float> cs = Kernels.AsSingle(c);
         Span<float> ts = Kernels.AsSingle(tanhC);
-        int w = Simd.Best switch { SimdWidth.Vector512 => Vector512<float>.Count, SimdWidth.Vector256 => Vector256<float>.Count, SimdWidth.Vector128 => Vector128<float>.Count, _ => 1 };
-        int vectorEnd = Simd.Best == SimdWidth.Scalar ? 0 : hidden - hidden % w;
+        // Forward's remainder policy: each row's first H - H % width units at the vector width, the rest scalar
+        // (at Scalar width Activations.Apply runs the scalar definition on all of them).
+        int vectorEnd = hidden - hidden % Simd.FloatsPerVector(Simd.Best);
         for (int row = 0; row < cs.Length; row += hidden)
         {
-            if (vectorEnd > 0) Activations.Apply(Activation.Tanh, cs.Slice(row, vectorEnd), ts.Slice(row, vectorEnd));
+            Activations.Apply(Activation.Tanh, cs.Slice(row, vectorEnd), ts.Slice(row, vectorEnd));
             for (int j = vectorEnd; j < hidden; j++) ts[row + j] = VectorMath.TanhScalar(cs[row + j]);
         }
     }

@@ -39,12 +39,8 @@ public static class Gemm
     [ThreadStatic] private static float[]? t_packedB; // (NC / NR, KC, NR) B's block in column panels
 
     /// <summary>Columns per B panel for a width: two vectors (the micro-kernel's tile width).</summary>
-    public static int PanelWidthFor(SimdWidth width) => width switch
-    {
-        SimdWidth.Vector512 => 2 * Vector512<float>.Count,
-        SimdWidth.Vector128 => 2 * Vector128<float>.Count,
-        _ => 2 * Vector256<float>.Count, // Vector256, and Scalar (whose reference reads any layout)
-    };
+    public static int PanelWidthFor(SimdWidth width) =>
+        2 * Simd.FloatsPerVector(width == SimdWidth.Scalar ? SimdWidth.Vector256 : width); // the scalar reference reads any layout
 
     /// <summary>C(m, n) = [C +] A(m, k) * B(k, n), all row-major.</summary>
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
@@ -170,7 +166,6 @@ public static class Gemm
                     // its block would crowd L1 and enough B panels reuse the copy; otherwise (the small per-step
                     // products of short rows) it is read in place, each tile row streaming forward.
                     ref float aBlock = ref Unsafe.Add(ref a, (nint)ic * rs + (nint)pc * cs);
-                    nint tileRowStride = rs, tileStepStride = cs;
                     bool packA = cs != 1 || (mc * kc > InPlaceABlockMax && (nc + nr - 1) / nr >= InPlaceAPanelsMax);
                     if (packA)
                     {
@@ -184,8 +179,9 @@ public static class Gemm
                         for (int tile = 0, ir = 0; tile < tiles.Count; ir += tiles.Height(tile), tile++)
                         {
                             int rows = tiles.Height(tile);
+                            // A[i, p] of this tile: a packed tile is (kc, rows); an in-place one keeps A's strides.
                             ref float aPanel = ref Unsafe.Add(ref aBlock, packA ? (nint)ir * kc : (nint)ir * rs);
-                            if (packA) { tileRowStride = 1; tileStepStride = rows; } // a packed tile is (kc, rows)
+                            nint tileRowStride = packA ? 1 : rs, tileStepStride = packA ? rows : cs;
                             ref float cTile = ref Unsafe.Add(ref c, (nint)(ic + ir) * ldc + jc + jr);
                             if (columns == nr)
                             {
@@ -404,7 +400,7 @@ public static class Gemm
     /// routine where it has not).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float ScalarMultiplyAdd(float x, float y, float z) =>
-        System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? MathF.FusedMultiplyAdd(x, y, z) : x * y + z;
+        Simd.HasFusedMultiplyAdd ? MathF.FusedMultiplyAdd(x, y, z) : x * y + z;
 
     /// <summary>
     /// A handful of rows against a packed B (float or bf16 panels): each panel is read once, front to back, per

@@ -24,6 +24,23 @@ public static class Simd
     public static IReadOnlyList<SimdWidth> Accelerated { get; } = new[] { SimdWidth.Scalar, SimdWidth.Vector128, SimdWidth.Vector256, SimdWidth.Vector512 }
         .Where(w => w == SimdWidth.Scalar || (int)w <= (int)Best).ToArray();
 
+    /// <summary>Whether the CPU fuses multiply-add in hardware (x86 FMA3, or Arm's Advanced SIMD); where it does not,
+    /// the kernels multiply and add, because the runtime's software fusion is scalar and ~100x slower.</summary>
+    public static bool HasFusedMultiplyAdd
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+    }
+
+    /// <summary>Floats in one vector of a width (1 for Scalar): the step of its kernels' vector loops.</summary>
+    public static int FloatsPerVector(SimdWidth width) => width switch
+    {
+        SimdWidth.Vector512 => Vector512<float>.Count,
+        SimdWidth.Vector256 => Vector256<float>.Count,
+        SimdWidth.Vector128 => Vector128<float>.Count,
+        _ => 1,
+    };
+
     public static string Describe() =>
-        $"{Best} (Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}, Vector256 {(Vector256.IsHardwareAccelerated ? "on" : "off")}, FMA {(System.Runtime.Intrinsics.X86.Fma.IsSupported ? "on" : "off")})";
+        $"{Best} (Vector512 {(Vector512.IsHardwareAccelerated ? "on" : "off")}, Vector256 {(Vector256.IsHardwareAccelerated ? "on" : "off")}, FMA {(HasFusedMultiplyAdd ? "on" : "off")})";
 }

@@ -122,7 +122,7 @@ public sealed class SplitStepper : IDisposable
             {
                 part.Embedding = new float[inputs * gates]; // (V, G_s) = the transpose of (G_s, V)
                 for (int g = 0; g < gates; g++) for (int v = 0; v < inputs; v++) part.Embedding[v * gates + g] = weightIh[g * inputs + v];
-                if (BFloat16Weights) Numerics.BFloat16.Round(part.Embedding);
+                Rounded(part.Embedding);
             }
             else
             {
