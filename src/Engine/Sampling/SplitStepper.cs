@@ -60,8 +60,7 @@ public sealed class SplitStepper : IDisposable
         BFloat16Weights = bfloat16;
         _halfPanels = bfloat16 && batch <= 2;
         int hidden = _config.Hidden, layers = _config.Layers, vocab = _config.VocabSize;
-        // More parts than aligned unit blocks would leave some empty; cap the team instead.
-        threads = Math.Max(1, Math.Min(threads, (hidden + UnitAlignment - 1) / UnitAlignment));
+        threads = ThreadsFor(hidden, threads);
         Threads = threads;
         _hidden = new float[layers][][];
         for (int l = 0; l < layers; l++) _hidden[l] = [new float[batch * hidden], new float[batch * hidden]];
@@ -94,6 +93,10 @@ public sealed class SplitStepper : IDisposable
 
     /// <summary>Bytes allocated on the worker threads so far: lets tests prove a step allocates nothing.</summary>
     public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
+
+    /// <summary>The threads a step of H hidden units runs on when asked for `threads`: at most one per 16-unit
+    /// block (more parts than blocks would leave some empty).</summary>
+    public static int ThreadsFor(int hidden, int threads) => Math.Max(1, Math.Min(threads, (hidden + UnitAlignment - 1) / UnitAlignment));
 
     /// <summary>Where part s's units start: whole 16-unit blocks shared out evenly, so with parts ≤ blocks none is empty.</summary>
     private static int Boundary(int s, int parts, int hidden)

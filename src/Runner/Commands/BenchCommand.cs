@@ -1,10 +1,10 @@
 // charrnn bench: the performance issue's workloads end to end, in this process, beside the machine's FMA
 // peak measured in the same run. Training throughput is B*T characters per optimizer step (data, forward,
 // backward, clipping, Adam) after a warm-up step; sampling throughput is generated characters per second
-// at batch 1 and temperature 1 (logits, softmax, draw, next input). Beside the overall rate it reports the best
-// rate over windows of at least 0.5 s: on a shared machine, what the code does while the neighbours are quiet. FLOP counts treat the one-hot input
-// product as dense (as the issue's 19.8 MFLOP/char for W1 does): forward 2 FLOP per weight per character,
-// training three times that (forward, and backward's two products).
+// at batch 1 and temperature 1 (logits, softmax, draw, next input). Beside the overall rate it reports the
+// best rate over windows of at least 0.5 s: on a shared machine, what the code does while the neighbours are
+// quiet. FLOP counts treat the one-hot input product as dense (as the issue's 19.8 MFLOP/char for W1 does):
+// forward 2 FLOP per weight per character, training three times that (forward, and backward's two products).
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -61,7 +61,7 @@ public static class BenchCommand
                 var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, vocabulary.Count, w.Hidden, 2));
                 model.InitializeUniform(new Rng(1));
                 double flopsPerChar = (w.Training ? 6.0 : 2.0) * model.Layout.Tensors.Where(t => t.Shape.Length == 2).Sum(t => (double)t.Length);
-                int used = Math.Min(threadCount, w.Training ? w.Batch : w.Hidden / 16);
+                int used = w.Training ? Math.Min(threadCount, w.Batch) : SplitStepper.ThreadsFor(w.Hidden, threadCount);
                 error.WriteLine($"{w.Name}: {w.What}, {used} thread{(used == 1 ? "" : "s")}...");
                 var (rate, bestWindow) = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, used, w.BFloat16, budget);
                 double gflops = rate * flopsPerChar / 1e9;
