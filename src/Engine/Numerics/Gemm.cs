@@ -25,7 +25,7 @@ namespace CharRnn.Engine.Numerics;
 
 public static class Gemm
 {
-    internal const int TileRows = 6;        // MR: the tallest register tile
+    private const int TileRows = 6;          // MR: the tallest register tile
     private const int KBlock = 256;         // KC: a 256-deep B panel is 16 KiB at Vector256, 32 KiB at Vector512 (L1)
     private const int RowBlock = 96;        // MC: A's packed block, 96 x 256 floats = 96 KiB (L2); a multiple of MR
     private const int ColumnBlock = 2048;   // NC: B's packed block, 256 x 2048 floats = 2 MiB (L3); a multiple of every NR
