@@ -41,7 +41,9 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
         }
     }
 
-    protected override void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps)
+    protected override ReadOnlySpan<T> RecurrentGradient(int steps) => _dRecurrent.AsSpan(0, steps * Batch * Gates);
+
+    protected override void BackRecur(ReadOnlySpan<T> dOutput, int steps)
     {
         int bh = Batch * Hidden, bg = Batch * Gates;
         // dhNext: gradient reaching h(t) from step t+1; dh: the total at h(t), a separate buffer because the
@@ -61,6 +63,5 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             BackRecurrentInput(dRecurrent, dhNext, accumulate: true);
         }
         GradientObserver?.Observe(-1, dhNext);
-        AccumulateRecurrentGradients(_dRecurrent.AsSpan(0, steps * bg), gradients, steps);
     }
 }

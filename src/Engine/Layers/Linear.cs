@@ -2,6 +2,7 @@
 using System.Numerics;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
+using CharRnn.Engine.Threading;
 
 namespace CharRnn.Engine.Layers;
 
@@ -31,10 +32,27 @@ public sealed class Linear<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Accumulates dW, db into gradients; overwrites dInput (rows, H).</summary>
     public void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> dOutput, Span<T> dInput, Span<T> gradients, int rows)
     {
+        BackwardInput(dOutput, dInput, rows);
+        AccumulateWeightGradients(input, dOutput, gradients, rows, part: 0, parts: 1);
+    }
+
+    /// <summary>dInput (rows, H) = dOutput (rows, V) W, overwritten.</summary>
+    public void BackwardInput(ReadOnlySpan<T> dOutput, Span<T> dInput, int rows)
+    {
+        // forward: logits = x W^T + b  =>  dx = dlogits W
+        _model.MultiplyBy(dOutput[..(rows * _out)], _weight, dInput, rows, accumulate: false);
+    }
+
+    /// <summary>Adds dW and db for output rows WorkSplit.Range(V, part, parts) into gradients.</summary>
+    public void AccumulateWeightGradients(ReadOnlySpan<T> input, ReadOnlySpan<T> dOutput, Span<T> gradients, int rows, int part, int parts)
+    {
+        var (first, end) = WorkSplit.Range(_out, part, parts);
+        if (first == end) return;
         ReadOnlySpan<T> dLogits = dOutput[..(rows * _out)];
-        // forward: logits = x W^T + b  =>  dW += dlogits^T x;  db += sum of dlogits rows;  dx = dlogits W
-        Kernels.MatMulTransposedA(dLogits, input[..(rows * _in)], gradients.Slice(_weight.Offset, _weight.Length), _out, _in, rows, accumulate: true);
-        Kernels.AddColumnSums(dLogits, gradients.Slice(_bias.Offset, _bias.Length));
-        _model.MultiplyBy(dLogits, _weight, dInput, rows, accumulate: false);
+        // forward: logits = x W^T + b  =>  dW rows [first, end) += (columns [first, end) of dlogits)^T x;
+        // db += column sums of dlogits
+        Kernels.Multiply(dLogits[first..], 1, _out, input[..(rows * _in)], _in,
+            gradients.Slice(_weight.Offset + first * _in, (end - first) * _in), _in, end - first, _in, rows, accumulate: true);
+        Kernels.AddColumnSums(dLogits, _out, first, gradients.Slice(_bias.Offset + first, end - first));
     }
 }

@@ -52,7 +52,9 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         }
     }
 
-    protected override void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps)
+    protected override ReadOnlySpan<T> RecurrentGradient(int steps) => DProjection.AsSpan(0, steps * Batch * Gates);
+
+    protected override void BackRecur(ReadOnlySpan<T> dOutput, int steps)
     {
         int bh = Batch * Hidden, bg = Batch * Gates;
         Span<T> dh = DHiddenNext, dc = _dCell;
@@ -70,6 +72,5 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             BackRecurrentInput(dGates, dh, accumulate: false);
         }
         GradientObserver?.Observe(-1, dh);
-        AccumulateRecurrentGradients(DProjection.AsSpan(0, steps * bg), gradients, steps);
     }
 }

@@ -3,11 +3,16 @@
 // the previous window, and the parameter-gradient products over all T*B rows after backpropagation.
 // A cell (Lstm, Gru, VanillaRnn) supplies the time loop: Recur forward and BackRecur backward, and reads
 // h(t-1) for its recurrent product through RecurrentInput, which applies variational recurrent dropout.
+// Backward comes in two halves: BackwardThroughTime sends the gradient down the steps and into the input,
+// AccumulateWeightGradients then adds the parameter gradients for a range of gate rows. The split lets a
+// trainer's threads each run their own streams through time and then each own whole rows of dW, summing
+// every share's contribution into one gradient buffer.
 using System.Numerics;
 using System.Numerics.Tensors;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
 using CharRnn.Engine.Regularization;
+using CharRnn.Engine.Threading;
 
 namespace CharRnn.Engine.Layers;
 
@@ -97,8 +102,34 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// </summary>
     public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, ReadOnlySpan<T> dOutput, Span<T> dInput, Span<T> gradients, int steps)
     {
-        BackRecur(dOutput, gradients, steps);
-        AccumulateInputGradients(tokens, input, dInput, gradients, steps);
+        BackwardThroughTime(dOutput, dInput, steps);
+        AccumulateWeightGradients(tokens, input, gradients, steps, part: 0, parts: 1);
+    }
+
+    /// <summary>
+    /// The first half of Backward: the gradient at every step's projection (kept for AccumulateWeightGradients)
+    /// and dInput (steps, B, D), overwritten (untouched for layer 0); dInput may be dOutput itself.
+    /// </summary>
+    public void BackwardThroughTime(ReadOnlySpan<T> dOutput, Span<T> dInput, int steps)
+    {
+        BackRecur(dOutput, steps);
+        if (LayerIndex == 0) return; // its input is tokens: nothing to send down
+        int rows = steps * Batch;
+        // forward: projection = x W_ih^T  =>  dx = dProjection W_ih
+        Model.MultiplyBy(DProjection.AsSpan(0, rows * Gates), WeightIh, dInput, rows, accumulate: false);
+    }
+
+    /// <summary>
+    /// The second half of Backward: adds this layer's gradients for gate rows WorkSplit.Range(G, part, parts) of
+    /// W_ih, W_hh, b_ih and b_hh into gradients (Layout order), from the last BackwardThroughTime. input is what
+    /// Forward read (tokens for layer 0). Every element sums its rows in order, so the split changes no bit.
+    /// </summary>
+    public void AccumulateWeightGradients(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, Span<T> gradients, int steps, int part, int parts)
+    {
+        var (first, end) = WorkSplit.Range(Gates, part, parts);
+        if (first == end) return;
+        AccumulateRecurrentGradients(RecurrentGradient(steps), gradients, steps, first, end);
+        AccumulateInputGradients(tokens, input, gradients, steps, first, end);
     }
 
     /// <summary>Makes the final state of the last forward (of `steps` steps) the initial state of the next.</summary>
@@ -109,8 +140,11 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
 
     protected abstract void Recur(int steps);
 
-    /// <summary>Fills DProjection for every step and accumulates the recurrent parameter gradients.</summary>
-    protected abstract void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps);
+    /// <summary>Fills DProjection (and RecurrentGradient) for every step, backward from the last.</summary>
+    protected abstract void BackRecur(ReadOnlySpan<T> dOutput, int steps);
+
+    /// <summary>(steps, B, G) the gradient at each step's recurrent product, as BackRecur left it.</summary>
+    protected abstract ReadOnlySpan<T> RecurrentGradient(int steps);
 
     /// <summary>(B, H) the input of step t's recurrent product: h(t-1), times the recurrent mask while it is active.</summary>
     protected ReadOnlySpan<T> RecurrentInput(int t)
@@ -144,14 +178,17 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
 
     /// <summary>
     /// forward: a(t) += RecurrentInput(t) W_hh^T + b_hh  =>  dW_hh += da^T RecurrentInput over all T*B rows;
-    /// db_hh = column sums of da. dRecurrent (steps, B, G) is the gradient at the recurrent product.
+    /// db_hh = column sums of da; for gate rows [first, end). dRecurrent (steps, B, G) is the gradient at the
+    /// recurrent product.
     /// </summary>
-    protected void AccumulateRecurrentGradients(ReadOnlySpan<T> dRecurrent, Span<T> gradients, int steps)
+    private void AccumulateRecurrentGradients(ReadOnlySpan<T> dRecurrent, Span<T> gradients, int steps, int first, int end)
     {
-        int bh = Batch * Hidden;
+        int bh = Batch * Hidden, rows = steps * Batch;
         ReadOnlySpan<T> inputs = Masked ? _maskedHidden.AsSpan(0, steps * bh) : HiddenStates.AsSpan(0, steps * bh);
-        Kernels.MatMulTransposedA(dRecurrent, inputs, gradients.Slice(WeightHh.Offset, WeightHh.Length), Gates, Hidden, steps * Batch, accumulate: true);
-        Kernels.AddColumnSums(dRecurrent, gradients.Slice(BiasHh.Offset, BiasHh.Length));
+        // dW_hh rows [first, end) = (columns [first, end) of da)^T RecurrentInput: A^T read in place through strides.
+        Kernels.Multiply(dRecurrent[first..], 1, Gates, inputs, Hidden,
+            gradients.Slice(WeightHh.Offset + first * Hidden, (end - first) * Hidden), Hidden, end - first, Hidden, rows, accumulate: true);
+        Kernels.AddColumnSums(dRecurrent[..(rows * Gates)], Gates, first, gradients.Slice(BiasHh.Offset + first, end - first));
     }
 
     private void ProjectInput(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, int steps)
@@ -172,31 +209,33 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         if (FoldsRecurrentBias) Kernels.AddBiasToRows<T>(Model.View(BiasHh), projection, accumulate: true);
     }
 
-    private void AccumulateInputGradients(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, Span<T> dInput, Span<T> gradients, int steps)
+    /// <summary>dW_ih and db_ih for gate rows [first, end).</summary>
+    private void AccumulateInputGradients(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, Span<T> gradients, int steps, int first, int end)
     {
-        int rows = steps * Batch;
+        int rows = steps * Batch, count = end - first;
         ReadOnlySpan<T> dProjection = DProjection.AsSpan(0, rows * Gates);
         // forward: projection = x W_ih^T + b_ih  =>  db_ih = sum over rows of dProjection
-        Kernels.AddColumnSums(dProjection, gradients.Slice(BiasIh.Offset, BiasIh.Length));
+        Kernels.AddColumnSums(dProjection, Gates, first, gradients.Slice(BiasIh.Offset + first, count));
         Span<T> dWeightIh = gradients.Slice(WeightIh.Offset, WeightIh.Length); // (G, D)
         if (LayerIndex == 0)
         {
-            // forward: projection[n] = W_ih^T[token n]  =>  dW_ih^T[token n] += dProjection[n]
-            Span<T> dEmbedding = _dEmbedding;
-            dEmbedding.Clear();
+            // forward: projection[n] = W_ih^T[token n]  =>  dW_ih^T[token n] += dProjection[n]; summed per token in
+            // dEmbedding's columns [first, end) (parts own disjoint columns), then added transposed.
+            Span<T> dEmbedding = _dEmbedding; // (V, G)
+            for (int v = 0; v < InputWidth; v++) dEmbedding.Slice(v * Gates + first, count).Clear();
             for (int n = 0; n < rows; n++)
             {
-                Span<T> row = dEmbedding.Slice(tokens[n] * Gates, Gates);
-                System.Numerics.Tensors.TensorPrimitives.Add(row, dProjection.Slice(n * Gates, Gates), row);
+                Span<T> row = dEmbedding.Slice(tokens[n] * Gates + first, count);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, dProjection.Slice(n * Gates + first, count), row);
             }
             for (int v = 0; v < InputWidth; v++)
             {
-                for (int g = 0; g < Gates; g++) dWeightIh[g * InputWidth + v] += dEmbedding[v * Gates + g];
+                for (int g = first; g < end; g++) dWeightIh[g * InputWidth + v] += dEmbedding[v * Gates + g];
             }
             return;
         }
-        // forward: projection = x W_ih^T  =>  dW_ih += dProjection^T x;  dx = dProjection W_ih
-        Kernels.MatMulTransposedA(dProjection, input[..(rows * InputWidth)], dWeightIh, Gates, InputWidth, rows, accumulate: true);
-        Model.MultiplyBy(dProjection, WeightIh, dInput, rows, accumulate: false);
+        // forward: projection = x W_ih^T  =>  dW_ih rows [first, end) += (columns [first, end) of dProjection)^T x
+        Kernels.Multiply(dProjection[first..], 1, Gates, input[..(rows * InputWidth)], InputWidth,
+            dWeightIh.Slice(first * InputWidth, count * InputWidth), InputWidth, count, InputWidth, rows, accumulate: true);
     }
 }

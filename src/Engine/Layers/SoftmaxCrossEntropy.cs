@@ -23,12 +23,16 @@ public static class SoftmaxCrossEntropy
         return targets.Length == 0 ? 0 : total / targets.Length;
     }
 
-    /// <summary>forward: loss = mean(-log softmax(z)[y])  =>  dz = (softmax(z) - onehot(y)) / rows, in place.</summary>
-    public static void Backward<T>(Span<T> probabilitiesToGradient, ReadOnlySpan<int> targets, int vocab)
+    /// <summary>
+    /// forward: loss = mean(-log softmax(z)[y])  =>  dz = (softmax(z) - onehot(y)) / rows, in place. meanRows
+    /// (default: these rows) is the count the mean divides by: a trainer's share passes the whole batch's, so
+    /// that its gradient is its part of the batch gradient and the shares' gradients simply add.
+    /// </summary>
+    public static void Backward<T>(Span<T> probabilitiesToGradient, ReadOnlySpan<int> targets, int vocab, int meanRows = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (targets.Length == 0) return;
-        T scale = T.One / T.CreateTruncating(targets.Length);
+        T scale = T.One / T.CreateTruncating(meanRows > 0 ? meanRows : targets.Length);
         Span<T> d = probabilitiesToGradient[..(targets.Length * vocab)];
         System.Numerics.Tensors.TensorPrimitives.Multiply(d, scale, d);
         for (int n = 0; n < targets.Length; n++) d[n * vocab + targets[n]] -= scale;

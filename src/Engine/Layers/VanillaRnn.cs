@@ -30,7 +30,9 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
         }
     }
 
-    protected override void BackRecur(ReadOnlySpan<T> dOutput, Span<T> gradients, int steps)
+    protected override ReadOnlySpan<T> RecurrentGradient(int steps) => DProjection.AsSpan(0, steps * Batch * Hidden);
+
+    protected override void BackRecur(ReadOnlySpan<T> dOutput, int steps)
     {
         int bh = Batch * Hidden;
         Span<T> dh = DHiddenNext;
@@ -47,6 +49,5 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
             BackRecurrentInput(dA, dh, accumulate: false);
         }
         GradientObserver?.Observe(-1, dh);
-        AccumulateRecurrentGradients(DProjection.AsSpan(0, steps * bh), gradients, steps);
     }
 }

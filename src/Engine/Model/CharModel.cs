@@ -1,8 +1,11 @@
 // A character model's parameters: one slab holding every named tensor (PyTorch layout, e.g. weight_ih (G, D)),
-// plus the copies the products read, refreshed once per optimizer step by Pack(): in float models every
-// multiplied weight in the GEMM's panel layout, both as W^T (forward: y = x W^T) and as W (backward:
-// dx = dy W), so the per-time-step products never pack; plain transposes W^T for the rest (the rows the
-// one-hot first layer gathers, and every weight of a double or scalar-width model, whose products read them).
+// plus the copies the products read, refreshed once per optimizer step by Pack(). In float models the
+// recurrent weights W_hh are kept in the GEMM's panel layout both as W^T (forward: a += h W_hh^T) and as W
+// (backward: dh = da W_hh), so the per-time-step products never pack. The other weights (W_ih above the
+// first layer, the head) are multiplied once per window over all T*B rows, where packing per call costs next
+// to nothing, so their products read the parameters in place and no copy is kept (12.7 MB less at W1).
+// Plain transposes W^T for the rest (the rows the one-hot first layer gathers, and every weight of a double
+// or scalar-width model, whose products read them).
 // Generic over the element type so the same layers run in float (training) and double (gradient checks).
 // Deliberately not here: activations (sized per batch and window, see UnrolledModel) and optimizer state.
 using System.Numerics;
@@ -14,9 +17,9 @@ namespace CharRnn.Engine.Model;
 public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly int[] _packedOffsets;              // per tensor: where its transpose starts in Packed (-1: none kept)
-    private readonly PackedMatrix?[] _forwardPanels;    // per tensor: B = W^T (in, out) in panels; null for biases,
-                                                        // the one-hot layer's W_ih (gathered, never multiplied) and non-float models
-    private readonly PackedMatrix?[] _backwardPanels;   // per tensor: B = W (out, in) in panels; null where _forwardPanels is
+    private readonly PackedMatrix?[] _forwardPanels;    // per tensor: B = W^T (in, out) in panels; W_hh of float models only
+    private readonly PackedMatrix?[] _backwardPanels;   // per tensor: B = W (out, in) in panels; the same tensors
+    private readonly SimdWidth _width;                  // the width float products run at
 
     public CharModel(ModelConfig config) : this(config, Simd.Best)
     {
@@ -30,6 +33,7 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         _forwardPanels = new PackedMatrix?[Layout.Tensors.Count];
         _backwardPanels = new PackedMatrix?[Layout.Tensors.Count];
         _packedOffsets = new int[Layout.Tensors.Count];
+        _width = width;
         bool panels = typeof(T) == typeof(float) && width != SimdWidth.Scalar;
         var jobs = new List<(int Tensor, PackJob Job)>();
         int packed = 0;
@@ -38,13 +42,17 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
             var spec = Layout.Tensors[i];
             _packedOffsets[i] = -1;
             if (spec.Shape.Length != 2) continue;
-            if (panels && spec.Index != Layout.WeightIh(0).Index)
+            if (panels && IsRecurrentWeight(spec))
             {
                 int rows = spec.Shape[0], cols = spec.Shape[1]; // (out, in)
                 _forwardPanels[i] = new PackedMatrix(cols, rows, width);
                 _backwardPanels[i] = new PackedMatrix(rows, cols, width);
                 jobs.Add((i, PackJob.ForwardPanels));
                 jobs.Add((i, PackJob.BackwardPanels));
+            }
+            else if (panels && spec.Index != Layout.WeightIh(0).Index)
+            {
+                continue; // multiplied in place (per-call packing)
             }
             else
             {
@@ -58,6 +66,12 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     private enum PackJob { Transpose, ForwardPanels, BackwardPanels }
+
+    private bool IsRecurrentWeight(TensorSpec spec)
+    {
+        for (int l = 0; l < Config.Layers; l++) if (spec.Index == Layout.WeightHh(l).Index) return true;
+        return false;
+    }
 
     // Pack()'s work as independent jobs of similar size (a weight's two panel copies are separate jobs), so
     // Pack(part, parts) can share it among threads.
@@ -89,6 +103,8 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         int outputs = weight.Shape[0], inputs = weight.Shape[1];
         if (_forwardPanels[weight.Index] is PackedMatrix panels)
             Gemm.Multiply(Kernels.AsSingle(x), inputs, 1, panels, Kernels.AsSingle(y), outputs, rows, accumulate);
+        else if (_packedOffsets[weight.Index] < 0) // a float weight multiplied in place
+            Gemm.MultiplyByTransposed(Kernels.AsSingle(x), inputs, Kernels.AsSingle<T>(View(weight)), inputs, Kernels.AsSingle(y), outputs, rows, outputs, inputs, accumulate, _width);
         else
             Kernels.MatMul(x[..(rows * inputs)], Transposed(weight), y[..(rows * outputs)], rows, outputs, inputs, accumulate);
     }
@@ -99,6 +115,8 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
         int outputs = weight.Shape[0], inputs = weight.Shape[1];
         if (_backwardPanels[weight.Index] is PackedMatrix panels)
             Gemm.Multiply(Kernels.AsSingle(dy), outputs, 1, panels, Kernels.AsSingle(dx), inputs, rows, accumulate);
+        else if (Kernels.IsSingle<T>() && _width != SimdWidth.Scalar)
+            Gemm.Multiply(Kernels.AsSingle(dy), outputs, 1, Kernels.AsSingle<T>(View(weight)), inputs, Kernels.AsSingle(dx), inputs, rows, inputs, outputs, accumulate, _width);
         else
             Kernels.MatMul<T>(dy[..(rows * outputs)], View(weight), dx[..(rows * inputs)], rows, inputs, outputs, accumulate);
     }

@@ -120,19 +120,44 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     /// </summary>
     public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, Span<T> gradients, int firstLossStep = 0)
     {
+        BackwardThroughTime(targets, firstLossStep);
+        AccumulateWeightGradients(tokens, gradients, part: 0, parts: 1);
+    }
+
+    /// <summary>
+    /// The first half of Backward: the gradients at every activation, from the loss down through the layers and
+    /// the steps, kept for AccumulateWeightGradients. meanRows: see SoftmaxCrossEntropy.Backward.
+    /// </summary>
+    public void BackwardThroughTime(ReadOnlySpan<int> targets, int firstLossStep = 0, int meanRows = 0)
+    {
         int steps = _lastSteps, rows = steps * Batch, h = Model.Config.Hidden, v = Model.Config.VocabSize;
         if ((uint)firstLossStep >= (uint)steps) throw new ArgumentOutOfRangeException(nameof(firstLossStep), firstLossStep, $"must be in 0..{steps - 1}");
-        SoftmaxCrossEntropy.Backward<T>(_probabilities.AsSpan(0, rows * v), targets, v);
+        SoftmaxCrossEntropy.Backward<T>(_probabilities.AsSpan(0, rows * v), targets, v, meanRows);
         _probabilities.AsSpan(0, firstLossStep * Batch * v).Clear();
-        _head.Backward(PassedUp(_layers.Length - 1, steps), _probabilities, _dHidden, gradients, rows);
+        _head.BackwardInput(_probabilities, _dHidden, rows);
         Span<T> dHidden = _dHidden.AsSpan(0, rows * h);
         for (int l = _layers.Length - 1; l >= 0; l--)
         {
             // forward: passed up = output * mask  =>  dOutput = dPassedUp * mask
             if (_outputDropoutApplied) TensorPrimitives.Multiply(dHidden, _outputMasks[l].AsSpan(0, rows * h), dHidden);
-            ReadOnlySpan<T> input = l > 0 ? PassedUp(l - 1, steps) : default;
             // One buffer in and out: a layer reads all of dOutput before it writes dInput (RecurrentLayer.Backward).
-            _layers[l].Backward(tokens, input, dHidden, dHidden, gradients, steps);
+            _layers[l].BackwardThroughTime(dHidden, dHidden, steps);
+        }
+    }
+
+    /// <summary>
+    /// The second half of Backward: adds part `part` of `parts` of every parameter gradient (rows
+    /// WorkSplit.Range of each tensor) into gradients, from the last BackwardThroughTime. tokens: the inputs of
+    /// the last Forward. Parts touch disjoint rows, so threads can run them at once.
+    /// </summary>
+    public void AccumulateWeightGradients(ReadOnlySpan<int> tokens, Span<T> gradients, int part, int parts)
+    {
+        int steps = _lastSteps, rows = steps * Batch;
+        _head.AccumulateWeightGradients(PassedUp(_layers.Length - 1, steps), _probabilities, gradients, rows, part, parts);
+        for (int l = _layers.Length - 1; l >= 0; l--)
+        {
+            ReadOnlySpan<T> input = l > 0 ? PassedUp(l - 1, steps) : default;
+            _layers[l].AccumulateWeightGradients(tokens, input, gradients, steps, part, parts);
         }
     }
 

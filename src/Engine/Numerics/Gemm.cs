@@ -16,6 +16,8 @@
 // and only its valid columns are added to C, so nothing is written twice or out of bounds.
 // Tiny m (batch-1 sampling and evaluation) is a matrix-vector product bound by reading B: those rows stream
 // B once each instead (row by row when B is plain, panel by panel when packed).
+// B may also be given as W^T, W (n, k) row-major (MultiplyByTransposed): the weights of products that run once
+// per window over all T*B rows, where packing W^T per call costs next to nothing and the model keeps no copy.
 // Deliberately not here: threads (the trainer splits work into shares, the sampler splits columns).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -28,7 +30,8 @@ public static class Gemm
     private const int TileRows = 6;          // MR: the tallest register tile
     private const int KBlock = 256;         // KC: a 256-deep B panel is 16 KiB at Vector256, 32 KiB at Vector512 (L1)
     private const int RowBlock = 96;        // MC: A's packed block, 96 x 256 floats = 96 KiB (L2); a multiple of MR
-    private const int ColumnBlock = 2048;   // NC: B's packed block, 256 x 2048 floats = 2 MiB (L3); a multiple of every NR
+    private const int ColumnBlock = 512;    // NC: B's packed block, 256 x 512 floats = 512 KiB (L2): a per-thread buffer that stays
+                                            // small in memory; wider B is packed in several blocks. A multiple of every NR
     private const int StreamingMaxRows = 2; // up to this many rows a product streams B instead of tiling
     private const int InPlaceABlockMax = 4096; // A blocks up to 16 KiB (half of L1) are read in place...
     private const int InPlaceAPanelsMax = 16;  // ...and so are larger ones that fewer B panels than this reuse
@@ -49,6 +52,26 @@ public static class Gemm
     /// <summary>C(m, n) = [C +] A^T * B where A is stored (k, m) row-major and B is (k, n).</summary>
     public static void MatMulTransposedA(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
         Multiply(a, 1, m, b, n, c, n, m, n, k, accumulate, Simd.Best);
+
+    /// <summary>C(m, n) = [C +] A(m, k) * W^T with A rows lda apart and W (n, k) row-major, rows ldw apart.</summary>
+    public static void MultiplyByTransposed(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> w, int ldw, Span<float> c, int ldc,
+        int m, int n, int k, bool accumulate, SimdWidth width)
+    {
+        Validate(a.Length, lda, 1, c.Length, ldc, m, n, k);
+        if (ldw < k) throw new ArgumentOutOfRangeException(nameof(ldw), $"ldw={ldw} is less than k={k}");
+        if (m > 0 && n > 0 && k > 0 && (long)(n - 1) * ldw + k > w.Length) throw new ArgumentException($"W holds {w.Length} elements, too few for ({n}, {k}) with ldw {ldw}", nameof(w));
+        if (m == 0 || n == 0) return;
+        ref float ra = ref MemoryMarshal.GetReference(a);
+        ref float rw = ref MemoryMarshal.GetReference(w);
+        ref float rc = ref MemoryMarshal.GetReference(c);
+        switch (width)
+        {
+            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, lda, 1, ref rw, ldw, null, ref rc, ldc, m, n, k, accumulate, transposedB: true); break;
+            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, lda, 1, ref rw, ldw, null, ref rc, ldc, m, n, k, accumulate, transposedB: true); break;
+            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, lda, 1, ref rw, ldw, null, ref rc, ldc, m, n, k, accumulate, transposedB: true); break;
+            default: GemmReference.MultiplyByTransposed(a, lda, w, ldw, c, ldc, m, n, k, accumulate); break;
+        }
+    }
 
     /// <summary>The general form; see <see cref="GemmReference.Multiply{T}"/> for the exact definition.</summary>
     public static void Multiply(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int ldb,
@@ -120,8 +143,12 @@ public static class Gemm
         }
     }
 
-    /// <summary>The blocked product; B is plain (b, ldb) when packed is null, else packed's panels.</summary>
-    private static void Blocked<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, PackedMatrix? packed, ref float c, int ldc, int m, int n, int k, bool accumulate)
+    /// <summary>
+    /// The blocked product; B is plain (b, ldb) when packed is null, else packed's panels. transposedB: b holds
+    /// W (n, k) with rows ldb apart and B = W^T.
+    /// </summary>
+    private static void Blocked<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, PackedMatrix? packed, ref float c, int ldc, int m, int n, int k, bool accumulate,
+        bool transposedB = false)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         if (k == 0)
@@ -131,7 +158,8 @@ public static class Gemm
         }
         if (m <= StreamingMaxRows)
         {
-            if (packed == null) RowStreaming<TOps, TVec>(ref a, rs, cs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
+            if (transposedB) RowDots(ref a, rs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
+            else if (packed == null) RowStreaming<TOps, TVec>(ref a, rs, cs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
             else PanelStreaming<TOps, TVec, float>(ref a, rs, cs, packed, ref c, ldc, m, accumulate);
             return;
         }
@@ -151,7 +179,8 @@ public static class Gemm
                 nint panelStride = (nint)kc * nr;
                 if (packed == null)
                 {
-                    PackB<TOps, TVec>(ref Unsafe.Add(ref b, (nint)pc * ldb + jc), ldb, kc, nc, ref panels);
+                    if (transposedB) PackTransposedB(ref Unsafe.Add(ref b, (nint)jc * ldb + pc), ldb, kc, nc, nr, ref panels);
+                    else PackB<TOps, TVec>(ref Unsafe.Add(ref b, (nint)pc * ldb + jc), ldb, kc, nc, ref panels);
                 }
                 else
                 {
@@ -367,6 +396,57 @@ public static class Gemm
                     for (int j = 0; j < columns; j++) Unsafe.Add(ref packedRow, j) = Unsafe.Add(ref row, j);
                     for (int j = columns; j < nr; j++) Unsafe.Add(ref packedRow, j) = 0f;
                 }
+            }
+        }
+    }
+
+    /// <summary>B = W^T's (kc, nc) block into column panels of nr, from W's rows (ldw apart); zero columns past nc.</summary>
+    private static void PackTransposedB(ref float w, int ldw, int kc, int nc, int nr, ref float destination)
+    {
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int columns = Math.Min(nr, nc - jr);
+            ref float panel = ref Unsafe.Add(ref destination, (nint)jr * kc);
+            // Column j of the panel is W's row jr + j, read along k: nr sequential streams.
+            for (int j = 0; j < columns; j++)
+            {
+                ref float row = ref Unsafe.Add(ref w, (nint)(jr + j) * ldw);
+                for (int p = 0; p < kc; p++) Unsafe.Add(ref panel, p * nr + j) = Unsafe.Add(ref row, p);
+            }
+            for (int j = columns; j < nr; j++)
+            {
+                for (int p = 0; p < kc; p++) Unsafe.Add(ref panel, p * nr + j) = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A handful of rows against B = W^T: each C element is the dot product of an A row and a W row, summed in
+    /// exactly PanelStreaming's order (four k phases, the tail in phase 0, then (0+1)+(2+3)), so a product read
+    /// in place equals the same product through packed panels bit for bit (the sampler's split weights are
+    /// panels; evaluation's are not). Scalar: only the odd short tail of a window takes this path.
+    /// </summary>
+    private static void RowDots(ref float a, int lda, ref float w, int ldw, ref float c, int ldc, int m, int n, int k, bool accumulate)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            ref float ai = ref Unsafe.Add(ref a, (nint)i * lda);
+            ref float ci = ref Unsafe.Add(ref c, (nint)i * ldc);
+            for (int j = 0; j < n; j++)
+            {
+                ref float wj = ref Unsafe.Add(ref w, (nint)j * ldw);
+                float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+                int p = 0;
+                for (; p + 4 <= k; p += 4)
+                {
+                    s0 = ScalarMultiplyAdd(Unsafe.Add(ref ai, p), Unsafe.Add(ref wj, p), s0);
+                    s1 = ScalarMultiplyAdd(Unsafe.Add(ref ai, p + 1), Unsafe.Add(ref wj, p + 1), s1);
+                    s2 = ScalarMultiplyAdd(Unsafe.Add(ref ai, p + 2), Unsafe.Add(ref wj, p + 2), s2);
+                    s3 = ScalarMultiplyAdd(Unsafe.Add(ref ai, p + 3), Unsafe.Add(ref wj, p + 3), s3);
+                }
+                for (; p < k; p++) s0 = ScalarMultiplyAdd(Unsafe.Add(ref ai, p), Unsafe.Add(ref wj, p), s0);
+                float dot = (s0 + s1) + (s2 + s3);
+                Unsafe.Add(ref ci, j) = accumulate ? Unsafe.Add(ref ci, j) + dot : dot;
             }
         }
     }

@@ -27,4 +27,22 @@ public static class GemmReference
             }
         }
     }
+
+    /// <summary>C(m, n) = [C +] A(m, k) * W^T, A rows lda apart, W (n, k) rows ldw apart: C[i, j] = sum over p of A[i, p] W[j, p].</summary>
+    public static void MultiplyByTransposed<T>(ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> w, int ldw,
+        Span<T> c, int ldc, int m, int n, int k, bool accumulate) where T : INumberBase<T>
+    {
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                T sum = T.Zero;
+                for (int p = 0; p < k; p++)
+                {
+                    sum += a[i * lda + p] * w[j * ldw + p];
+                }
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;
+            }
+        }
+    }
 }

@@ -35,11 +35,15 @@ internal static class Kernels
         where T : unmanaged, INumberBase<T> => Multiply(a, 1, m, b, n, c, n, m, n, k, accumulate);
 
     /// <summary>sums(n) += column sums of rows(r, n): the gradient of a bias added to every row.</summary>
-    public static void AddColumnSums<T>(ReadOnlySpan<T> rows, Span<T> sums) where T : unmanaged, INumberBase<T>
+    public static void AddColumnSums<T>(ReadOnlySpan<T> rows, Span<T> sums) where T : unmanaged, INumberBase<T> =>
+        AddColumnSums(rows, sums.Length, 0, sums);
+
+    /// <summary>sums += column sums of columns [first, first + sums.Length) of rows(r, width), row by row in order.</summary>
+    public static void AddColumnSums<T>(ReadOnlySpan<T> rows, int width, int first, Span<T> sums) where T : unmanaged, INumberBase<T>
     {
         int n = sums.Length;
-        if (n == 0) return;
-        for (int r = 0; r + n <= rows.Length; r += n) System.Numerics.Tensors.TensorPrimitives.Add(sums, rows.Slice(r, n), sums);
+        if (n == 0 || width == 0) return;
+        for (int r = 0; r + width <= rows.Length; r += width) System.Numerics.Tensors.TensorPrimitives.Add(sums, rows.Slice(r + first, n), sums);
     }
 
     /// <summary>Each row of rows(r, n) = bias(n) [+ row]: bias initialises or joins a projection.</summary>

@@ -1,12 +1,15 @@
 // One optimizer step at a time over the training windows: forward, loss, backward, clip, Adam, repack, and
 // carry the hidden state into the next window (reset at each epoch start). Allocates nothing once built.
-// Data parallel over threads: the B streams are split into Threads contiguous shares, each with its own
-// unrolled model, masks and gradient buffer; the gradients are then combined in share order with weights
-// B_s/B, which is exactly the gradient of the mean loss over all B*T characters. Fixed shares and a fixed
-// combining order make a run bit-identical for a given seed and thread count. After Adam the threads share
-// the repacking of the weights (CharModel.Pack(part, parts)).
+// Data parallel over threads, in two phases per step:
+//   1. the B streams are split into Threads contiguous shares; each thread runs its share's unrolled model
+//      forward and back through time, scaling its loss gradient by 1/(B*T) (the whole batch's mean), so the
+//      shares' gradients are parts of one sum;
+//   2. each thread owns a range of rows of every parameter tensor (WorkSplit) and sums every share's
+//      contribution to them, in share order, straight into the one gradient buffer: no per-share gradient
+//      copies (13 MB each at W1) and no combining pass.
+// Fixed shares, ranges and summing order make a run bit-identical for a given seed and thread count. After
+// Adam the threads share the repacking of the weights (CharModel.Pack(part, parts)).
 // Deliberately not here: validation scheduling, checkpoints and printing (the runner owns the loop's policy).
-using System.Numerics.Tensors;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Regularization;
 using CharRnn.Engine.Threading;
@@ -21,17 +24,17 @@ public sealed class Trainer : IDisposable
     private readonly Share[] _shares;
     private readonly WorkerPool? _pool;
     private readonly Action<int> _runShare; // cached so a step creates no delegate
+    private readonly Action<int> _sumGradientPart; // the same for phase 2, the parameter gradients
     private readonly Action<int> _packPart; // the same for the shared repacking after the update
     private readonly MaskRng _masks;
 
     /// <summary>One thread's streams [FirstStream, FirstStream + Streams) of every window.</summary>
-    private sealed class Share(CharModel<float> model, int firstStream, int streams, int steps, Dropout dropout, float[] gradients)
+    private sealed class Share(CharModel<float> model, int firstStream, int streams, int steps, Dropout dropout)
     {
         public readonly int FirstStream = firstStream, Streams = streams;
         public readonly UnrolledModel<float> Unrolled = new(model, streams, steps, dropout);
         public readonly int[] Inputs = new int[streams * steps];   // (T, B_s) time-major window inputs
         public readonly int[] Targets = new int[streams * steps];  // (T, B_s) the characters that follow them
-        public readonly float[] Gradients = gradients; // (P) this share's mean-loss gradient (share 0 writes the trainer's own buffer)
         public double Loss;
     }
 
@@ -55,10 +58,11 @@ public sealed class Trainer : IDisposable
         _shares = new Share[threads];
         for (int s = 0; s < threads; s++)
         {
-            int first = s * options.Batch / threads, next = (s + 1) * options.Batch / threads;
-            _shares[s] = new Share(model, first, next - first, options.Steps, options.Dropout, s == 0 ? Gradients : new float[model.Parameters.Length]);
+            var (first, end) = WorkSplit.Range(options.Batch, s, threads);
+            _shares[s] = new Share(model, first, end - first, options.Steps, options.Dropout);
         }
         _runShare = RunShare;
+        _sumGradientPart = SumGradientPart;
         _packPart = part => Model.Pack(part, threads);
         _pool = threads > 1 ? new WorkerPool(threads) : null;
         model.Pack();
@@ -89,8 +93,18 @@ public sealed class Trainer : IDisposable
         {
             foreach (var share in _shares) share.Unrolled.DrawMasks(_masks);
         }
-        if (_pool != null) _pool.Run(_runShare);
-        else RunShare(0);
+        if (_pool != null)
+        {
+            _pool.Run(_runShare);
+            _pool.Run(_sumGradientPart);
+        }
+        else
+        {
+            RunShare(0);
+            SumGradientPart(0);
+        }
+        // Only now may the shares carry their final state into slot 0: phase 2 read h(-1) there.
+        foreach (var share in _shares) share.Unrolled.CarryState();
 
         double loss;
         if (_shares.Length == 1)
@@ -99,16 +113,9 @@ public sealed class Trainer : IDisposable
         }
         else
         {
-            // mean over B*T = sum over shares of (B_s/B) * (mean over B_s*T), in share order; share 0's gradient is
-            // already in Gradients (one buffer fewer), scaled in place first.
+            // mean over B*T = sum over shares of (B_s/B) * (mean over B_s*T), in share order
             loss = 0;
-            foreach (var share in _shares)
-            {
-                float weight = (float)share.Streams / Options.Batch;
-                if (share.Gradients == Gradients) TensorPrimitives.Multiply(Gradients, weight, Gradients);
-                else TensorPrimitives.MultiplyAdd(share.Gradients, weight, Gradients, Gradients);
-                loss += (double)share.Streams / Options.Batch * share.Loss;
-            }
+            foreach (var share in _shares) loss += (double)share.Streams / Options.Batch * share.Loss;
         }
         double norm = GradientClipping.ClipByGlobalNorm(Gradients, Options.ClipNorm);
         bool finite = double.IsFinite(loss) && double.IsFinite(norm);
@@ -191,10 +198,23 @@ public sealed class Trainer : IDisposable
         if (Window == 0) unrolled.ResetState(); // a new epoch restarts every stream from zero state
         _batches.Fill(Window, share.Inputs, share.Targets, share.FirstStream, share.Streams);
         share.Loss = unrolled.ForwardLoss(share.Inputs, share.Targets, Options.Steps);
-        float[] gradients = share.Gradients;
-        Array.Clear(gradients);
-        unrolled.Backward(share.Inputs, share.Targets, gradients);
-        unrolled.CarryState();
+        unrolled.BackwardThroughTime(share.Targets, meanRows: Options.Batch * Options.Steps);
+    }
+
+    /// <summary>Phase 2: rows WorkSplit.Range(rows, part, parts) of every parameter gradient, zeroed, then every
+    /// share's contribution added in share order.</summary>
+    private void SumGradientPart(int part)
+    {
+        int parts = _shares.Length;
+        var tensors = Model.Layout.Tensors;
+        for (int i = 0; i < tensors.Count; i++) // indexed: foreach over the interface would box an enumerator
+        {
+            var tensor = tensors[i];
+            int rows = tensor.Shape[0], width = tensor.Length / rows;
+            var (first, end) = WorkSplit.Range(rows, part, parts);
+            Gradients.AsSpan(tensor.Offset + first * width, (end - first) * width).Clear();
+        }
+        foreach (var share in _shares) share.Unrolled.AccumulateWeightGradients(share.Inputs, Gradients, part, parts);
     }
 
     public void Dispose() => _pool?.Dispose();

@@ -20,9 +20,11 @@ public class GemmTests
     {
         CheckOne(width, m, n, k, transposedA, accumulate, packed: false);
         CheckOne(width, m, n, k, transposedA, accumulate, packed: true);
+        if (!transposedA) CheckOne(width, m, n, k, transposedA, accumulate, packed: false, transposedB: true);
     }
 
-    private static void CheckOne(SimdWidth width, int m, int n, int k, bool transposedA, bool accumulate, bool packed)
+    /// <summary>transposedB: B given as W (n, k), rows k + 2 apart (a stride wider than a row), through MultiplyByTransposed.</summary>
+    private static void CheckOne(SimdWidth width, int m, int n, int k, bool transposedA, bool accumulate, bool packed, bool transposedB = false)
     {
         float[] a = Random(m * k, m * 7 + k), b = Random(k * n, n * 13 + k);
         int ldc = n + 3; // a wider C: the columns between rows are guard cells too
@@ -32,7 +34,15 @@ public class GemmTests
         float[] expected = (float[])c.Clone();
         int rs = transposedA ? 1 : k, cs = transposedA ? m : 1;
         GemmReference.Multiply<float>(a, rs, cs, b, n, expected, ldc, m, n, k, accumulate);
-        if (packed)
+        if (transposedB)
+        {
+            int ldw = k + 2;
+            float[] w = new float[n * ldw];
+            Array.Fill(w, float.NaN); // the gap between W's rows must never be read
+            for (int j = 0; j < n; j++) for (int p = 0; p < k; p++) w[j * ldw + p] = b[p * n + j];
+            Gemm.MultiplyByTransposed(a, k, w, ldw, c, ldc, m, n, k, accumulate, width);
+        }
+        else if (packed)
         {
             var panels = new PackedMatrix(k, n, width);
             panels.Pack(b, n);
@@ -48,7 +58,7 @@ public class GemmTests
             if (row >= m || col >= n) { Assert.Equal(Guard, c[i]); continue; }
             double magnitude = k + (accumulate ? 1 : 0); // |a|,|b|,|c| <= 1
             Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * magnitude + 1e-7,
-                $"{width} packed={packed} m={m} n={n} k={k} tA={transposedA} acc={accumulate} at ({row},{col}): {c[i]} vs {expected[i]}");
+                $"{width} packed={packed} transposedB={transposedB} m={m} n={n} k={k} tA={transposedA} acc={accumulate} at ({row},{col}): {c[i]} vs {expected[i]}");
         }
     }
 
