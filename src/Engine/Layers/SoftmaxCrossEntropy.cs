@@ -8,7 +8,8 @@ namespace CharRnn.Engine.Layers;
 
 public static class SoftmaxCrossEntropy
 {
-    /// <summary>probabilities (rows, V) written; returns the mean of -log p[target] over rows, summed in double.</summary>
+    /// <summary>probabilities (rows, V) written (they may be the logits themselves); returns the mean of -log p[target]
+    /// over rows, summed in double.</summary>
     public static double Forward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> targets, Span<T> probabilities, int vocab)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -16,9 +17,10 @@ public static class SoftmaxCrossEntropy
         for (int n = 0; n < targets.Length; n++)
         {
             ReadOnlySpan<T> z = logits.Slice(n * vocab, vocab);
+            T targetLogit = z[targets[n]]; // read first: probabilities may overwrite the logits in place
             T logPartition = Kernels.SoftmaxRow(z, probabilities.Slice(n * vocab, vocab), T.One);
             // -log softmax(z)[y] = log sum exp(z) - z[y]: exact, no log of a rounded probability.
-            total += double.CreateTruncating(logPartition - z[targets[n]]);
+            total += double.CreateTruncating(logPartition - targetLogit);
         }
         return targets.Length == 0 ? 0 : total / targets.Length;
     }

@@ -17,7 +17,8 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly RecurrentLayer<T>[] _layers;
     private readonly Linear<T> _head;
     private readonly T[] _logits;        // (T, B, V)
-    private readonly T[] _probabilities; // (T, B, V) softmax; after Backward, the gradient at the logits
+    private readonly T[] _probabilities; // (T, B, V) softmax; after Backward, the gradient at the logits; the same
+                                         // array as _logits in a model built with keepLogits: false
     private readonly T[] _dHidden;       // (T, B, H) gradient at the output of the layer being differentiated; its
                                          // backward overwrites it with the gradient at its input (the layer below's output)
     private readonly T[][] _outputMasks; // per layer (T, B, H) inverted-dropout mask on the layer's output; empty when off
@@ -26,7 +27,9 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     private bool _outputDropoutApplied;  // whether the last Forward read _dropped (Backward must then undo the masks)
     private int _lastSteps;
 
-    public UnrolledModel(CharModel<T> model, int batch, int steps, Dropout dropout = default)
+    /// <summary>keepLogits: false lets ForwardLoss turn the logits into probabilities in place (a trainer's
+    /// shares, which never read the logits: 0.9 MB each at W1); Logits then holds probabilities after ForwardLoss.</summary>
+    public UnrolledModel(CharModel<T> model, int batch, int steps, Dropout dropout = default, bool keepLogits = true)
     {
         Model = model;
         Batch = batch;
@@ -41,7 +44,7 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         for (int l = 0; l < config.Layers; l++) { _outputMasks[l] = new T[outputSize]; _dropped[l] = new T[outputSize]; }
         _head = new Linear<T>(model);
         _logits = new T[steps * batch * config.VocabSize];
-        _probabilities = new T[steps * batch * config.VocabSize];
+        _probabilities = keepLogits ? new T[steps * batch * config.VocabSize] : _logits;
         _dHidden = new T[steps * batch * config.Hidden];
     }
 

@@ -32,7 +32,7 @@ public sealed class Trainer : IDisposable
     private sealed class Share(CharModel<float> model, int firstStream, int streams, int steps, Dropout dropout)
     {
         public readonly int FirstStream = firstStream, Streams = streams;
-        public readonly UnrolledModel<float> Unrolled = new(model, streams, steps, dropout);
+        public readonly UnrolledModel<float> Unrolled = new(model, streams, steps, dropout, keepLogits: false);
         public readonly int[] Inputs = new int[streams * steps];   // (T, B_s) time-major window inputs
         public readonly int[] Targets = new int[streams * steps];  // (T, B_s) the characters that follow them
         public double Loss;

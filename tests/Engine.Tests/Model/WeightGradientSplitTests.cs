@@ -1,7 +1,8 @@
 // Backward in two halves, as the trainer runs it: BackwardThroughTime per share, then the parameter gradients
 // summed by row ranges that threads own. Splitting the rows must change no bit (every element sums its rows in
 // the same order), and shares whose losses are scaled by the whole batch's mean must add up to the gradient of
-// one model over the whole batch.
+// one model over the whole batch. The shares also let the loss overwrite the logits with probabilities in place,
+// which must change nothing.
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Regularization;
 using CharRnn.Engine.Sampling;
@@ -91,6 +92,22 @@ public class WeightGradientSplitTests
         double largest = expected.Max(Math.Abs);
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(expected[i] - summed[i]) <= ShareSumTolerance * largest, $"{cell}: gradient {i}: {summed[i]:R} from shares, {expected[i]:R} whole");
+    }
+
+    [Theory, MemberData(nameof(CellsAndParts))]
+    public void ProbabilitiesInPlaceOfTheLogits_ChangeNoLossAndNoGradient(CellKind cell, int parts)
+    {
+        var model = NewModel(cell);
+        int[] inputs = Tokens(B * T, 1), targets = Tokens(B * T, 2);
+        var kept = new UnrolledModel<float>(model, B, T);
+        var inPlace = new UnrolledModel<float>(model, B, T, keepLogits: false);
+        Assert.Equal(kept.ForwardLoss(inputs, targets, T), inPlace.ForwardLoss(inputs, targets, T));
+        var expected = new float[model.Parameters.Length];
+        var actual = new float[model.Parameters.Length];
+        kept.Backward(inputs, targets, expected);
+        inPlace.BackwardThroughTime(targets);
+        for (int part = 0; part < parts; part++) inPlace.AccumulateWeightGradients(inputs, actual, part, parts);
+        Assert.Equal(expected, actual);
     }
 
     [Theory]
