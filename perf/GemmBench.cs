@@ -1,11 +1,11 @@
 // The matrix product at the shapes the workloads run, per vector width, against the scalar definition:
 //   32x2048x512  W1's per-step recurrent product on one of two threads (B=32 rows, 4H=2048 gates, k=H=512)
-//   384x2048x512 a slice of W1's batched products (projection of T*B rows), where packing pays off
+//   384x2048x512 a slice of W1's batched products (projection of T*B rows; the model packs those weights per call)
 //   25x512x128   W2's per-step recurrent product on one of two threads
 //   1x2048x512   W3's batch-1 step (a matrix-vector product, bound by reading B)
 //   67x133x517   an odd shape through every remainder path
-// "Packed" multiplies by weights packed once (PackedMatrix), as the model does every optimizer step; the
-// others pack B per call (one or two rows stream B's rows instead). GFLOP/s = 2*m*n*k / mean.
+// "Packed" multiplies by weights packed once (PackedMatrix), as the model does for W_hh every optimizer step;
+// the others pack B per call (one or two rows stream B's rows instead). GFLOP/s = 2*m*n*k / mean.
 using BenchmarkDotNet.Attributes;
 using CharRnn.Engine.Numerics;
 

@@ -122,7 +122,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// <summary>
     /// The second half of Backward: adds this layer's gradients for gate rows WorkSplit.Range(G, part, parts) of
     /// W_ih, W_hh, b_ih and b_hh into gradients (Layout order), from the last BackwardThroughTime. input is what
-    /// Forward read (tokens for layer 0). Every element sums its rows in order, so the split changes no bit.
+    /// Forward read (tokens for layer 0). Every element sums its rows in the same order however the gate rows are
+    /// split (Gemm tiles every A^T product), so the split changes no bit.
     /// </summary>
     public void AccumulateWeightGradients(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, Span<T> gradients, int steps, int part, int parts)
     {
@@ -185,7 +186,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     {
         int bh = Batch * Hidden, rows = steps * Batch;
         ReadOnlySpan<T> inputs = Masked ? _maskedHidden.AsSpan(0, steps * bh) : HiddenStates.AsSpan(0, steps * bh);
-        // dW_hh rows [first, end) = (columns [first, end) of da)^T RecurrentInput: A^T read in place through strides.
+        // forward: a(t) += RecurrentInput(t) W_hh^T  =>  dW_hh rows [first, end) += (columns [first, end) of da)^T
+        // RecurrentInput, over all T*B rows (A^T read in place through strides)
         Kernels.Multiply(dRecurrent[first..], 1, Gates, inputs, Hidden,
             gradients.Slice(WeightHh.Offset + first * Hidden, (end - first) * Hidden), Hidden, end - first, Hidden, rows, accumulate: true);
         Kernels.AddColumnSums(dRecurrent[..(rows * Gates)], Gates, first, gradients.Slice(BiasHh.Offset + first, end - first));

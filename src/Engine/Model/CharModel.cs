@@ -3,7 +3,7 @@
 // recurrent weights W_hh are kept in the GEMM's panel layout both as W^T (forward: a += h W_hh^T) and as W
 // (backward: dh = da W_hh), so the per-time-step products never pack. The other weights (W_ih above the
 // first layer, the head) are multiplied once per window over all T*B rows, where packing per call costs next
-// to nothing, so their products read the parameters in place and no copy is kept (12.7 MB less at W1).
+// to nothing, so their products read the parameters in place and no copy is kept (8.7 MB less at W1).
 // Plain transposes W^T for the rest (the rows the one-hot first layer gathers, and every weight of a double
 // or scalar-width model, whose products read them).
 // Generic over the element type so the same layers run in float (training) and double (gradient checks).
@@ -83,7 +83,8 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Every parameter, in Layout order; gradients and optimizer moments share this layout.</summary>
     public T[] Parameters { get; }
 
-    /// <summary>Transposes of every weight matrix: W (rows, cols) stored as W^T (cols, rows). Valid after Pack().</summary>
+    /// <summary>Plain transposes W^T (cols, rows) of the weights no panels serve and no product reads in place:
+    /// the one-hot layer's W_ih, and every weight of a double or scalar-width model. Valid after Pack().</summary>
     public T[] Packed { get; }
 
     public Span<T> View(TensorSpec spec) => Parameters.AsSpan(spec.Offset, spec.Length);
@@ -93,7 +94,7 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     public ReadOnlySpan<T> Transposed(TensorSpec spec)
     {
         int offset = _packedOffsets[spec.Index];
-        if (offset < 0) throw new ArgumentException($"{spec.Name} has no plain transpose (a bias, or a weight multiplied through its panels)", nameof(spec));
+        if (offset < 0) throw new ArgumentException($"{spec.Name} has no plain transpose (a bias, or a weight multiplied through its panels or in place)", nameof(spec));
         return Packed.AsSpan(offset, spec.Length);
     }
 

@@ -68,7 +68,8 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         _masksDrawn = true;
     }
 
-    /// <summary>(steps, B, V) logits of the last forward.</summary>
+    /// <summary>(steps, B, V) logits of the last forward (in a model built with keepLogits: false, ForwardLoss turns
+    /// them into probabilities and BackwardThroughTime into the gradient at the logits).</summary>
     public ReadOnlySpan<T> Logits => _logits.AsSpan(0, _lastSteps * Batch * Model.Config.VocabSize);
 
     private static RecurrentLayer<T> CreateLayer(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout) => model.Config.Cell switch
@@ -143,7 +144,7 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         {
             // forward: passed up = output * mask  =>  dOutput = dPassedUp * mask
             if (_outputDropoutApplied) TensorPrimitives.Multiply(dHidden, _outputMasks[l].AsSpan(0, rows * h), dHidden);
-            // One buffer in and out: a layer reads all of dOutput before it writes dInput (RecurrentLayer.Backward).
+            // One buffer in and out: a layer reads all of dOutput before it writes dInput (RecurrentLayer.BackwardThroughTime).
             _layers[l].BackwardThroughTime(dHidden, dHidden, steps);
         }
     }

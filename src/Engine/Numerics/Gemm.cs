@@ -30,8 +30,8 @@ public static class Gemm
     private const int TileRows = 6;          // MR: the tallest register tile
     private const int KBlock = 256;         // KC: a 256-deep B panel is 16 KiB at Vector256, 32 KiB at Vector512 (L1)
     private const int RowBlock = 96;        // MC: A's packed block, 96 x 256 floats = 96 KiB (L2); a multiple of MR
-    private const int ColumnBlock = 512;    // NC: B's packed block, 256 x 512 floats = 512 KiB (L2): a per-thread buffer that stays
-                                            // small in memory; wider B is packed in several blocks. A multiple of every NR
+    private const int ColumnBlock = 512;    // NC: B's packed block, 256 x 512 floats = 512 KiB (about L2): a per-thread buffer that
+                                            // stays small in memory; wider B is packed in several blocks. A multiple of every NR
     private const int StreamingMaxRows = 2; // up to this many rows a product streams B instead of tiling
     private const int InPlaceABlockMax = 4096; // A blocks up to 16 KiB (half of L1) are read in place...
     private const int InPlaceAPanelsMax = 16;  // ...and so are larger ones that fewer B panels than this reuse
@@ -48,10 +48,6 @@ public static class Gemm
     /// <summary>C(m, n) = [C +] A(m, k) * B(k, n), all row-major.</summary>
     public static void MatMul(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
         Multiply(a, k, 1, b, n, c, n, m, n, k, accumulate, Simd.Best);
-
-    /// <summary>C(m, n) = [C +] A^T * B where A is stored (k, m) row-major and B is (k, n).</summary>
-    public static void MatMulTransposedA(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate) =>
-        Multiply(a, 1, m, b, n, c, n, m, n, k, accumulate, Simd.Best);
 
     /// <summary>C(m, n) = [C +] A(m, k) * W^T with A rows lda apart and W (n, k) row-major, rows ldw apart.</summary>
     public static void MultiplyByTransposed(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> w, int ldw, Span<float> c, int ldc,
@@ -156,7 +152,9 @@ public static class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)i * ldc), n).Clear();
             return;
         }
-        if (m <= StreamingMaxRows)
+        // Streaming sums k in one run from C; tiles sum 256-deep blocks. A^T (the parameter gradients, whose rows
+        // threads split) always tiles, so a gradient element gets the same bits however its rows are split.
+        if (m <= StreamingMaxRows && cs == 1)
         {
             if (transposedB) RowDots(ref a, rs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
             else if (packed == null) RowStreaming<TOps, TVec>(ref a, rs, cs, ref b, ldb, ref c, ldc, m, n, k, accumulate);
@@ -424,7 +422,8 @@ public static class Gemm
     /// A handful of rows against B = W^T: each C element is the dot product of an A row and a W row, summed in
     /// exactly PanelStreaming's order (four k phases, the tail in phase 0, then (0+1)+(2+3)), so a product read
     /// in place equals the same product through packed panels bit for bit (the sampler's split weights are
-    /// panels; evaluation's are not). Scalar: only the odd short tail of a window takes this path.
+    /// panels; evaluation's are not). Scalar: only products of one or two rows come here (the evaluator's last
+    /// chunk, single-step unrolled models), never a hot loop.
     /// </summary>
     private static void RowDots(ref float a, int lda, ref float w, int ldw, ref float c, int ldc, int m, int n, int k, bool accumulate)
     {

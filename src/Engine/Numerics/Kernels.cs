@@ -30,18 +30,11 @@ internal static class Kernels
     public static void MatMul<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate)
         where T : unmanaged, INumberBase<T> => Multiply(a, k, 1, b, n, c, n, m, n, k, accumulate);
 
-    /// <summary>C(m, n) = [C +] A^T B with A stored (k, m): the shape of every parameter gradient.</summary>
-    public static void MatMulTransposedA<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate)
-        where T : unmanaged, INumberBase<T> => Multiply(a, 1, m, b, n, c, n, m, n, k, accumulate);
-
-    /// <summary>sums(n) += column sums of rows(r, n): the gradient of a bias added to every row.</summary>
-    public static void AddColumnSums<T>(ReadOnlySpan<T> rows, Span<T> sums) where T : unmanaged, INumberBase<T> =>
-        AddColumnSums(rows, sums.Length, 0, sums);
-
     /// <summary>sums += column sums of columns [first, first + sums.Length) of rows(r, width), row by row in order.</summary>
     public static void AddColumnSums<T>(ReadOnlySpan<T> rows, int width, int first, Span<T> sums) where T : unmanaged, INumberBase<T>
     {
         int n = sums.Length;
+        if (first < 0 || first + n > width) throw new ArgumentOutOfRangeException(nameof(first), $"columns [{first}, {first + n}) are outside rows of {width}");
         if (n == 0 || width == 0) return;
         for (int r = 0; r + width <= rows.Length; r += width) System.Numerics.Tensors.TensorPrimitives.Add(sums, rows.Slice(r + first, n), sums);
     }

@@ -70,7 +70,7 @@ public sealed class SplitStepper : IDisposable
         for (int s = 0; s < threads; s++)
         {
             int u0 = Boundary(s, threads, hidden), u1 = Boundary(s + 1, threads, hidden);
-            int v0 = s * vocab / threads, v1 = (s + 1) * vocab / threads;
+            var (v0, v1) = WorkSplit.Range(vocab, s, threads);
             _parts[s] = BuildPart(model, u0, u1, v0, v1, batch);
         }
         _barrier = new SpinBarrier(threads);

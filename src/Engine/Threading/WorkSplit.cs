@@ -1,6 +1,6 @@
 // How a team of threads divides a count of rows (streams, gate rows): contiguous ranges in part order whose
-// sizes differ by at most one. Every place that splits work by rows asks here, so the part that zeroes a range
-// of the gradient is the part that later sums into it.
+// sizes differ by at most one. Every even split asks here (the trainer's streams and gradient rows, the
+// sampler's vocabulary), so the part that zeroes a range of the gradient is the part that later sums into it.
 namespace CharRnn.Engine.Threading;
 
 public static class WorkSplit

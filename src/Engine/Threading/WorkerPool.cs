@@ -1,6 +1,6 @@
 // A fixed team of threads that run one indexed job together and meet at the end: the caller's thread takes
-// part 0 and parts 1..N-1 go to long-lived workers, so a training step costs two handoffs per worker and
-// no allocation (no tasks, closures or thread-pool queues). Waits spin briefly, then yield for about a
+// part 0 and parts 1..N-1 go to long-lived workers, so each job costs two handoffs per worker (a training step
+// runs three: the shares, the gradient sums, the repacking) and no allocation (no tasks, closures or thread-pool queues). Waits spin briefly, then yield for about a
 // millisecond, then block (Signal, below), so a core shared with another process is handed back.
 // Deliberately not here: work stealing or uneven parts; callers split work into equal shares.
 using System.Runtime.ExceptionServices;

@@ -201,8 +201,10 @@ public sealed class Trainer : IDisposable
         unrolled.BackwardThroughTime(share.Targets, meanRows: Options.Batch * Options.Steps);
     }
 
-    /// <summary>Phase 2: rows WorkSplit.Range(rows, part, parts) of every parameter gradient, zeroed, then every
-    /// share's contribution added in share order.</summary>
+    /// <summary>
+    /// Phase 2: rows WorkSplit.Range(rows, part, parts) of every parameter gradient, zeroed, then every share's
+    /// contribution added in share order.
+    /// </summary>
     private void SumGradientPart(int part)
     {
         int parts = _shares.Length;

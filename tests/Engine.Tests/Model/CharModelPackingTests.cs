@@ -1,5 +1,5 @@
-// The model's packed copies: every weight's products through its panels (at a Scalar width: through the plain
-// transposes) equal the scalar definition on the plain weights, and Pack split into parts (Pack(part, parts),
+// The model's products: every weight's, through its panels (W_hh), in place (the others) or, at a Scalar width,
+// through the plain transposes, equal the scalar definition on the plain weights, and Pack split into parts (Pack(part, parts),
 // run here one part after another, as the trainer's threads run them side by side on disjoint jobs) gives
 // exactly what one Pack() gives.
 using CharRnn.Engine.Model;

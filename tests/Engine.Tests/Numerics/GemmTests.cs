@@ -159,6 +159,33 @@ public class GemmTests
         }
     }
 
+    [Theory, MemberData(nameof(Widths))]
+    public void MultiplyByTransposed_OneOrTwoRows_EqualsThePanelProductBitForBit(SimdWidth width)
+    {
+        // One or two rows read W in place in PanelStreaming's summation order: the sampler's split weights are
+        // panels and evaluation's are not, and their logits must agree to the bit.
+        foreach (int m in new[] { 1, 2 })
+            foreach (int k in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 257, 515 })
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    int n = 37;
+                    float[] a = Random(m * k, k), w = Random(n * k, k + 1);
+                    float[] viaPanels = Random(m * n, k + 2), inPlace = (float[])viaPanels.Clone();
+                    var panels = new PackedMatrix(k, n, width);
+                    panels.PackTransposed(w, k);
+                    Gemm.Multiply(a, k, 1, panels, viaPanels, n, m, accumulate);
+                    Gemm.MultiplyByTransposed(a, k, w, k, inPlace, n, m, n, k, accumulate, width);
+                    Assert.Equal(viaPanels, inPlace);
+                }
+    }
+
+    [Fact]
+    public void MultiplyByTransposed_ShortOrNarrowW_Throws()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyByTransposed(new float[6], 3, new float[6], 2, new float[4], 2, 2, 2, 3, false, Simd.Best)); // ldw < k
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyByTransposed(new float[6], 3, new float[5], 3, new float[4], 2, 2, 2, 3, false, Simd.Best));       // W too short
+    }
+
     [Fact]
     public void Gemm_ShortBuffers_Throw()
     {

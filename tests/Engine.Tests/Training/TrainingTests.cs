@@ -198,7 +198,7 @@ public class TrainingTests
     [Theory, MemberData(nameof(Cells))]
     public void Trainer_TwoThreads_FollowOneThread_UpToRounding(CellKind cell)
     {
-        // Shares of 2 and 3 streams: the weighted combination must be the gradient of the mean over all 5.
+        // Shares of 2 and 3 streams, each scaled by the whole batch: their sum must be the gradient of the mean over all 5.
         string text = string.Concat(Enumerable.Repeat(Pangram, 8));
         var (modelA, tokens) = Setup(cell, text, hidden: 16, layers: 2, seed: 2);
         var (modelB, _) = Setup(cell, text, hidden: 16, layers: 2, seed: 2);
@@ -211,6 +211,47 @@ public class TrainingTests
             Assert.True(Math.Abs(a.Loss - b.Loss) <= 1e-5 * a.Loss, $"step {step}: loss {a.Loss:R} (1 thread) vs {b.Loss:R} (2 threads)");
             Assert.True(Math.Abs(a.GradientNorm - b.GradientNorm) <= 1e-4 * a.GradientNorm, $"step {step}: gradient norm {a.GradientNorm:R} vs {b.GradientNorm:R}");
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Trainer_SecondWindow_GradientStartsFromTheCarriedState(int threads)
+    {
+        // The gradient sums read h(-1) from each layer's state slot, so a step may carry its final state into that
+        // slot only after them: the second window's gradient must be a plain model's, run from the first window's
+        // final state with the weights after the first update.
+        string text = string.Concat(Enumerable.Repeat(Pangram, 8));
+        var (model, tokens) = Setup(CellKind.Lstm, text, hidden: 16, layers: 2, seed: 4);
+        var (plain, _) = Setup(CellKind.Lstm, text, hidden: 16, layers: 2, seed: 4);
+        const int batch = 4, steps = 8;
+        using var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = batch, Steps = steps, Threads = threads, ClipNorm = 1e30f });
+        trainer.TrainStep();
+        float[] afterFirst = (float[])model.Parameters.Clone();
+        trainer.TrainStep();
+
+        var windows = new CorpusBatches(tokens, batch, steps);
+        int[] inputs = new int[batch * steps], targets = new int[batch * steps];
+        var unrolled = new UnrolledModel<float>(plain, batch, steps);
+        windows.Fill(0, inputs, targets, 0, batch);
+        unrolled.ForwardLoss(inputs, targets, steps); // the initial weights, as the first step
+        unrolled.CarryState();
+        afterFirst.CopyTo(plain.Parameters, 0);
+        plain.Pack();
+        windows.Fill(1, inputs, targets, 0, batch);
+        unrolled.ForwardLoss(inputs, targets, steps);
+        var expected = new float[plain.Parameters.Length];
+        unrolled.Backward(inputs, targets, expected);
+
+        if (threads == 1)
+        {
+            Assert.Equal(expected, trainer.Gradients); // the same sums in the same order
+            return;
+        }
+        // Two shares sum in another order: float rounding (see WeightGradientSplitTests.ShareSumTolerance).
+        double largest = expected.Max(Math.Abs);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - trainer.Gradients[i]) <= 1e-5 * largest, $"gradient {i}: {trainer.Gradients[i]:R} vs {expected[i]:R}");
     }
 
     /// <summary>Entropy in nats of the character frequencies: the loss of the best model that ignores context.</summary>
@@ -310,7 +351,7 @@ public class TrainingTests
         using var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = 4, Steps = 8, Threads = 2, Dropout = new Dropout(0.3f, 0.3f) });
         for (int step = 0; step < 3; step++) trainer.TrainStep();
 
-        // Both threads count: the caller's (share 0, combining, clipping, Adam) and the worker's (share 1).
+        // Both threads count: the caller's (share 0, its gradient rows, clipping, Adam) and the worker's (share 1, its rows).
         long before = GC.GetAllocatedBytesForCurrentThread(), workersBefore = trainer.WorkerAllocatedBytes;
         double total = 0;
         for (int step = 0; step < 5; step++) total += trainer.TrainStep().Loss;
