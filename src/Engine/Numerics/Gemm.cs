@@ -500,22 +500,24 @@ public static class Gemm
                 ref TElement bp = ref PanelStart<TElement>(b, panel);
                 TVec s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
                 int p = 0;
+                ref float ap = ref ai; // A[i, p], walked by pointer: no multiply per step
                 for (; p + 4 <= k; p += 4)
                 {
                     // Each row's load, widening and FMAs together: short live ranges, no spills (16 ymm registers).
-                    TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * cs));
+                    TVec x = TOps.Broadcast(ap);
                     LoadPanelRow<TOps, TVec, TElement>(ref bp, 0, out TVec lower, out TVec upper);
                     s0 = TOps.MultiplyAdd(x, lower, s0); s1 = TOps.MultiplyAdd(x, upper, s1);
-                    x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 1) * cs));
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, cs));
                     LoadPanelRow<TOps, TVec, TElement>(ref bp, 2 * w, out lower, out upper);
                     s2 = TOps.MultiplyAdd(x, lower, s2); s3 = TOps.MultiplyAdd(x, upper, s3);
-                    x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 2) * cs));
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, 2 * cs));
                     LoadPanelRow<TOps, TVec, TElement>(ref bp, 4 * w, out lower, out upper);
                     s4 = TOps.MultiplyAdd(x, lower, s4); s5 = TOps.MultiplyAdd(x, upper, s5);
-                    x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)(p + 3) * cs));
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, 3 * cs));
                     LoadPanelRow<TOps, TVec, TElement>(ref bp, 6 * w, out lower, out upper);
                     s6 = TOps.MultiplyAdd(x, lower, s6); s7 = TOps.MultiplyAdd(x, upper, s7);
                     bp = ref Unsafe.Add(ref bp, 8 * w);
+                    ap = ref Unsafe.Add(ref ap, 4 * cs);
                 }
                 for (; p < k; p++)
                 {

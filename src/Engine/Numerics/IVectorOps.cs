@@ -3,7 +3,6 @@
 // Deliberately not here: anything scalar. Every kernel keeps a plain scalar twin of its own, the definition.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace CharRnn.Engine.Numerics;
 
@@ -67,11 +66,12 @@ internal readonly struct Ops512 : IVectorOps<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadBFloat16Pair(ref ushort source, out Vector512<float> lower, out Vector512<float> upper)
     {
-        // vpunpck{l,h}wd with zero puts each bf16 in the top half of a 32-bit lane (exactly its float), but
-        // works within 128-bit lanes: PackedMatrix stores bf16 rows in the matching order (BFloat16Position).
-        Vector512<ushort> halves = Vector512.LoadUnsafe(ref source);
-        lower = Avx512BW.UnpackLow(Vector512<ushort>.Zero, halves).AsSingle();
-        upper = Avx512BW.UnpackHigh(Vector512<ushort>.Zero, halves).AsSingle();
+        // Each 32-bit word holds two bf16 (little-endian: the even position in its low half). A bf16 is the top
+        // half of its float, so the even one is the word shifted left by 16 and the odd one the word with its low
+        // half cleared: one shift and one AND, no shuffle (PackedMatrix.BFloat16Position stores rows to match).
+        Vector512<uint> words = Vector512.LoadUnsafe(ref Unsafe.As<ushort, uint>(ref source));
+        lower = Vector512.ShiftLeft(words, 16).AsSingle();
+        upper = (words & Vector512.Create(0xFFFF_0000u)).AsSingle();
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> a) => Vector512.Sum(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector512<float> a) => Ops256.MaxAcross(Vector256.Max(a.GetLower(), a.GetUpper()));
@@ -100,10 +100,10 @@ internal readonly struct Ops256 : IVectorOps<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadBFloat16Pair(ref ushort source, out Vector256<float> lower, out Vector256<float> upper)
     {
-        // As at Vector512: unpacking with zero, within 128-bit lanes, in PackedMatrix's stored order.
-        Vector256<ushort> halves = Vector256.LoadUnsafe(ref source);
-        lower = Avx2.UnpackLow(Vector256<ushort>.Zero, halves).AsSingle();
-        upper = Avx2.UnpackHigh(Vector256<ushort>.Zero, halves).AsSingle();
+        // As at Vector512: even positions by a shift, odd ones by an AND.
+        Vector256<uint> words = Vector256.LoadUnsafe(ref Unsafe.As<ushort, uint>(ref source));
+        lower = Vector256.ShiftLeft(words, 16).AsSingle();
+        upper = (words & Vector256.Create(0xFFFF_0000u)).AsSingle();
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> a) => Vector256.Sum(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector256<float> a) => Ops128.MaxAcross(Vector128.Max(a.GetLower(), a.GetUpper()));
@@ -132,9 +132,10 @@ internal readonly struct Ops128 : IVectorOps<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadBFloat16Pair(ref ushort source, out Vector128<float> lower, out Vector128<float> upper)
     {
-        Vector128<ushort> halves = Vector128.LoadUnsafe(ref source);
-        lower = Vector128.ShiftLeft(Vector128.WidenLower(halves), 16).AsSingle();
-        upper = Vector128.ShiftLeft(Vector128.WidenUpper(halves), 16).AsSingle();
+        // As at Vector512: even positions by a shift, odd ones by an AND.
+        Vector128<uint> words = Vector128.LoadUnsafe(ref Unsafe.As<ushort, uint>(ref source));
+        lower = Vector128.ShiftLeft(words, 16).AsSingle();
+        upper = (words & Vector128.Create(0xFFFF_0000u)).AsSingle();
     }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> a) => Vector128.Sum(a);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float MaxAcross(Vector128<float> a)

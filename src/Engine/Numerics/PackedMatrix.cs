@@ -120,14 +120,13 @@ public sealed class PackedMatrix
     }
 
     /// <summary>
-    /// Where a bf16 panel row stores its column j. The 256- and 512-bit loads widen by unpacking with zero, which
-    /// works per 128-bit lane: lane L of the row holds columns 4L..4L+3 (for the first vector) and then
-    /// w+4L..w+4L+3 (for the second), w = PanelWidth/2. At 128 bits (and for the scalar path) this is the identity.
+    /// Where a bf16 panel row stores its column j. The loads widen a pair of vectors from one load of 32-bit words:
+    /// the even positions make the first vector (columns 0..w-1, w = PanelWidth/2) and the odd ones the second
+    /// (columns w..2w-1), so column j &lt; w sits at 2j and column w + i at 2i + 1. The same at every width.
     /// </summary>
     private int BFloat16Position(int j)
     {
-        if (Width is not (SimdWidth.Vector256 or SimdWidth.Vector512)) return j;
-        int w = PanelWidth / 2, vector = j / w, within = j % w;
-        return (within / 4) * 8 + vector * 4 + within % 4;
+        int w = PanelWidth / 2;
+        return j < w ? 2 * j : 2 * (j - w) + 1;
     }
 }
