@@ -14,7 +14,7 @@ namespace CharRnn.Perf;
 [MemoryDiagnoser]
 public class GemmBench
 {
-    private float[] _a = [], _b = [], _c = [];
+    private float[] _a = [], _b = [], _c = [], _w = []; // _w (N, K): B^T stored as a weight (out, in)
     private PackedMatrix? _packed, _packedBFloat16;
 
     [Params("32x2048x512", "384x2048x512", "25x512x128", "1x2048x512", "67x133x517")]
@@ -31,6 +31,8 @@ public class GemmBench
         _a = Enumerable.Range(0, M * K).Select(_ => (float)random.NextDouble()).ToArray();
         _b = Enumerable.Range(0, K * N).Select(_ => (float)random.NextDouble()).ToArray();
         _c = new float[M * N];
+        _w = new float[N * K];
+        for (int j = 0; j < N; j++) for (int p = 0; p < K; p++) _w[j * K + p] = _b[p * N + j];
         _packed = new PackedMatrix(K, N, Simd.Best);
         _packed.Pack(_b, N);
         _packedBFloat16 = new PackedMatrix(K, N, Simd.Best, bfloat16: true);
@@ -56,6 +58,10 @@ public class GemmBench
 
     [Benchmark]
     public void TransposedA() => Gemm.Multiply(_a, 1, M, _b, N, _c, N, M, N, K, false, Simd.Best);
+
+    /// <summary>B given as W^T, packed per call: how the model multiplies W_ih above layer 0 and the head.</summary>
+    [Benchmark]
+    public void TransposedB() => Gemm.MultiplyByTransposed(_a, K, _w, K, _c, N, M, N, K, false, Simd.Best);
 
     [Benchmark]
     public void Packed() => Gemm.Multiply(_a, K, 1, _packed!, _c, N, M, false);

@@ -23,6 +23,9 @@ def read_safetensors(path):
     return meta, tensors
 
 meta, sd = read_safetensors(sys.argv[1])
+# A checkpoint that `charrnn train --resume` can continue also carries the trainer's state (train.adam.m,
+# train.hidden_l0, ...): not model parameters, so they are left out of the state dict.
+sd = {name: t for name, t in sd.items() if not name.startswith("train.")}
 cell, L, H = meta["cell"], int(meta["layers"]), int(meta["hidden"])
 vocab = json.loads(meta["vocab"]); V = len(vocab); idx = {c: i for i, c in enumerate(vocab)}
 
