@@ -43,7 +43,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
 
     protected override ReadOnlySpan<T> RecurrentGradient(int steps) => _dRecurrent.AsSpan(0, steps * Batch * Gates);
 
-    protected override void BackRecur(ReadOnlySpan<T> dOutput, int steps)
+    protected override void BackRecur(int steps)
     {
         int bh = Batch * Hidden, bg = Batch * Gates;
         // dhNext: gradient reaching h(t) from step t+1; dh: the total at h(t), a separate buffer because the
@@ -53,7 +53,8 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
         for (int t = steps - 1; t >= 0; t--)
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
-            System.Numerics.Tensors.TensorPrimitives.Add(dhNext, dOutput.Slice(t * bh, bh), dh);
+            dhNext.CopyTo(dh);
+            AddOutputGradient(t, dh);
             GradientObserver?.Observe(t, dh);
             Span<T> dRecurrent = _dRecurrent.AsSpan(t * bg, bg);
             // forward: h(t) = (1-z)*n + z*h(t-1)  =>  dhNext = dh*z (direct part); dp(t), dq(t) for the gates

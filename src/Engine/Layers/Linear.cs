@@ -32,15 +32,15 @@ public sealed class Linear<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Accumulates dW, db into gradients; overwrites dInput (rows, H).</summary>
     public void Backward(ReadOnlySpan<T> input, ReadOnlySpan<T> dOutput, Span<T> dInput, Span<T> gradients, int rows)
     {
-        BackwardInput(dOutput, dInput, rows);
+        InputGradient(dOutput, dInput, rows, accumulate: false);
         AccumulateWeightGradients(input, dOutput, gradients, rows, part: 0, parts: 1);
     }
 
-    /// <summary>dInput (rows, H) = dOutput (rows, V) W, overwritten.</summary>
-    public void BackwardInput(ReadOnlySpan<T> dOutput, Span<T> dInput, int rows)
+    /// <summary>dInput (rows, H) [+]= dOutput (rows, V) W.</summary>
+    public void InputGradient(ReadOnlySpan<T> dOutput, Span<T> dInput, int rows, bool accumulate)
     {
         // forward: logits = x W^T + b  =>  dx = dlogits W
-        _model.MultiplyBy(dOutput[..(rows * _out)], _weight, dInput, rows, accumulate: false);
+        _model.MultiplyBy(dOutput[..(rows * _out)], _weight, dInput, rows, accumulate);
     }
 
     /// <summary>Adds dW and db for output rows WorkSplit.Range(V, part, parts) into gradients.</summary>

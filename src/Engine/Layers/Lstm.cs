@@ -54,7 +54,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
 
     protected override ReadOnlySpan<T> RecurrentGradient(int steps) => DProjection.AsSpan(0, steps * Batch * Gates);
 
-    protected override void BackRecur(ReadOnlySpan<T> dOutput, int steps)
+    protected override void BackRecur(int steps)
     {
         int bh = Batch * Hidden, bg = Batch * Gates;
         Span<T> dh = DHiddenNext, dc = _dCell;
@@ -63,7 +63,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         for (int t = steps - 1; t >= 0; t--)
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
-            System.Numerics.Tensors.TensorPrimitives.Add(dh, dOutput.Slice(t * bh, bh), dh);
+            AddOutputGradient(t, dh);
             GradientObserver?.Observe(t, dh);
             Span<T> dGates = DProjection.AsSpan(t * bg, bg);
             LstmCell.Tanh<T>(_cells.AsSpan((t + 1) * bh, bh), _tanhCell, Hidden); // forward: h = o*tanh(c(t))

@@ -95,29 +95,49 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     }
 
     /// <summary>
-    /// Backward through the steps of the last Forward. dOutput (steps, B, H) is the loss gradient at Output;
-    /// parameter gradients accumulate into gradients (Layout order); dInput (steps, B, D) is overwritten
-    /// (left untouched for layer 0, whose input is tokens). dInput may be dOutput itself: the recurrence reads all
-    /// of dOutput before the input gradients are written.
+    /// Backward through the steps of the last Forward, with the output gradient as a buffer (the single-layer
+    /// gradient checks). dOutput (steps, B, H) is the loss gradient at Output; parameter gradients accumulate
+    /// into gradients (Layout order); dInput (steps, B, D) is overwritten (left untouched for layer 0, whose input
+    /// is tokens). dInput may be dOutput itself: the recurrence reads all of dOutput before dInput is written.
     /// </summary>
-    public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, ReadOnlySpan<T> dOutput, Span<T> dInput, Span<T> gradients, int steps)
+    public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, ReadOnlyMemory<T> dOutput, Span<T> dInput, Span<T> gradients, int steps)
     {
-        BackwardThroughTime(dOutput, dInput, steps);
+        BackwardThroughTime(new BufferedOutputGradient<T>(dOutput, Batch * Hidden), steps);
+        if (LayerIndex > 0)
+        {
+            int rows = steps * Batch;
+            // forward: projection = x W_ih^T  =>  dx = dProjection W_ih
+            Model.MultiplyBy(DProjection.AsSpan(0, rows * Gates), WeightIh, dInput, rows, accumulate: false);
+        }
         AccumulateWeightGradients(tokens, input, gradients, steps, part: 0, parts: 1);
     }
 
     /// <summary>
-    /// The first half of Backward: the gradient at every step's projection (kept for AccumulateWeightGradients)
-    /// and dInput (steps, B, D), overwritten (untouched for layer 0); dInput may be dOutput itself.
+    /// The first half of Backward: the gradient at every step's projection (kept for InputGradient and
+    /// AccumulateWeightGradients), from the output gradient that upstream supplies step by step.
     /// </summary>
-    public void BackwardThroughTime(ReadOnlySpan<T> dOutput, Span<T> dInput, int steps)
+    public void BackwardThroughTime(IOutputGradient<T> upstream, int steps)
     {
-        BackRecur(dOutput, steps);
-        if (LayerIndex == 0) return; // its input is tokens: nothing to send down
-        int rows = steps * Batch;
-        // forward: projection = x W_ih^T  =>  dx = dProjection W_ih
-        Model.MultiplyBy(DProjection.AsSpan(0, rows * Gates), WeightIh, dInput, rows, accumulate: false);
+        _upstream = upstream;
+        try { BackRecur(steps); }
+        finally { _upstream = null; }
     }
+
+    /// <summary>
+    /// dx (count, B, D) [+]= the gradient at this layer's input for steps [first, first + count), from the last
+    /// BackwardThroughTime (layers above 0): one product over all those steps' rows.
+    /// </summary>
+    public void InputGradient(int first, int count, Span<T> dx, bool accumulate)
+    {
+        int bg = Batch * Gates;
+        // forward: projection(t) = x(t) W_ih^T  =>  dx(t) = dProjection(t) W_ih
+        Model.MultiplyBy(DProjection.AsSpan(first * bg, count * bg), WeightIh, dx, count * Batch, accumulate);
+    }
+
+    /// <summary>dh (B, H) += the loss gradient at the output of step t (for the cells' BackRecur).</summary>
+    protected void AddOutputGradient(int t, Span<T> dh) => _upstream!.AddTo(t, dh);
+
+    private IOutputGradient<T>? _upstream; // set for the duration of BackwardThroughTime
 
     /// <summary>
     /// The second half of Backward: adds this layer's gradients for gate rows WorkSplit.Range(G, part, parts) of
@@ -142,7 +162,7 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     protected abstract void Recur(int steps);
 
     /// <summary>Fills DProjection (and RecurrentGradient) for every step, backward from the last.</summary>
-    protected abstract void BackRecur(ReadOnlySpan<T> dOutput, int steps);
+    protected abstract void BackRecur(int steps);
 
     /// <summary>(steps, B, G) the gradient at each step's recurrent product, as BackRecur left it.</summary>
     protected abstract ReadOnlySpan<T> RecurrentGradient(int steps);

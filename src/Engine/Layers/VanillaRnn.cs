@@ -32,7 +32,7 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
 
     protected override ReadOnlySpan<T> RecurrentGradient(int steps) => DProjection.AsSpan(0, steps * Batch * Hidden);
 
-    protected override void BackRecur(ReadOnlySpan<T> dOutput, int steps)
+    protected override void BackRecur(int steps)
     {
         int bh = Batch * Hidden;
         Span<T> dh = DHiddenNext;
@@ -40,7 +40,7 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
         for (int t = steps - 1; t >= 0; t--)
         {
             // forward: h(t) feeds both the layer above and step t+1  =>  dh(t) = dOutput(t) + dh from t+1
-            System.Numerics.Tensors.TensorPrimitives.Add(dh, dOutput.Slice(t * bh, bh), dh);
+            AddOutputGradient(t, dh);
             GradientObserver?.Observe(t, dh);
             Span<T> dA = DProjection.AsSpan(t * bh, bh);
             // forward: h(t) = tanh(a(t))  =>  da(t) = dh(t) * (1 - h(t)^2)

@@ -19,8 +19,10 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly T[] _logits;        // (T, B, V)
     private readonly T[] _probabilities; // (T, B, V) softmax; after Backward, the gradient at the logits; the same
                                          // array as _logits in a model built with keepLogits: false
-    private readonly T[] _dHidden;       // (T, B, H) gradient at the output of the layer being differentiated; its
-                                         // backward overwrites it with the gradient at its input (the layer below's output)
+    private readonly GradientFromAbove[] _fromAbove; // per layer: its output gradient, pulled one step at a time
+    private readonly T[] _chunk;         // (C, B, H) output gradients of C steps of the layer in hand, C = min(T, ChunkSteps)
+    private int _chunkLayer = -1, _chunkStart, _chunkEnd; // what _chunk holds: layer, steps [start, end)
+    private const int ChunkSteps = 16;   // 16 x B rows per product: batched enough, 1 MB at W1 instead of 6.5 for all T
     private readonly T[][] _outputMasks; // per layer (T, B, H) inverted-dropout mask on the layer's output; empty when off
     private readonly T[][] _dropped;     // per layer (T, B, H) output * mask: what the layer above and the head read
     private bool _masksDrawn;
@@ -45,7 +47,47 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         _head = new Linear<T>(model);
         _logits = new T[steps * batch * config.VocabSize];
         _probabilities = keepLogits ? new T[steps * batch * config.VocabSize] : _logits;
-        _dHidden = new T[steps * batch * config.Hidden];
+        _fromAbove = new GradientFromAbove[config.Layers];
+        for (int l = 0; l < config.Layers; l++) _fromAbove[l] = new GradientFromAbove(this, l);
+        _chunk = new T[Math.Min(steps, ChunkSteps) * batch * config.Hidden];
+    }
+
+    /// <summary>
+    /// The loss gradient at layer l's output h(t), computed when its backward first asks for a step of a chunk:
+    /// dlogits W_head for the top layer, the layer above's input gradient da W_ih for the others, times l's
+    /// output dropout mask when Forward applied it; one product over the chunk's rows. The layers run their
+    /// backward one after another, so one chunk buffer serves them all, and nothing (T, B, H)-sized is kept.
+    /// </summary>
+    private sealed class GradientFromAbove(UnrolledModel<T> owner, int layer) : IOutputGradient<T>
+    {
+        public void AddTo(int step, Span<T> dh)
+        {
+            var o = owner;
+            int bh = o.Batch * o.Model.Config.Hidden;
+            if (o._chunkLayer != layer || step < o._chunkStart || step >= o._chunkEnd) Fill(step, bh);
+            // forward: h(t) feeds the layer above (or the head)  =>  dh(t) += dOutput(t)
+            TensorPrimitives.Add(dh, o._chunk.AsSpan((step - o._chunkStart) * bh, bh), dh);
+        }
+
+        /// <summary>The chunk of steps ending at step (backward visits steps downward).</summary>
+        private void Fill(int step, int bh)
+        {
+            var o = owner;
+            int count = Math.Min(step + 1, o._chunk.Length / bh), first = step + 1 - count, rows = count * o.Batch;
+            Span<T> chunk = o._chunk.AsSpan(0, count * bh); // (count, B, H)
+            if (layer == o._layers.Length - 1)
+            {
+                int v = o.Model.Config.VocabSize;
+                o._head.InputGradient(o._probabilities.AsSpan(first * o.Batch * v, rows * v), chunk, rows, accumulate: false);
+            }
+            else
+            {
+                o._layers[layer + 1].InputGradient(first, count, chunk, accumulate: false);
+            }
+            // forward: passed up = output * mask  =>  dOutput = dPassedUp * mask
+            if (o._outputDropoutApplied) TensorPrimitives.Multiply(chunk, o._outputMasks[layer].AsSpan(first * bh, count * bh), chunk);
+            (o._chunkLayer, o._chunkStart, o._chunkEnd) = (layer, first, step + 1);
+        }
     }
 
     public CharModel<T> Model { get; }
@@ -134,19 +176,13 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     /// </summary>
     public void BackwardThroughTime(ReadOnlySpan<int> targets, int firstLossStep = 0, int meanRows = 0)
     {
-        int steps = _lastSteps, rows = steps * Batch, h = Model.Config.Hidden, v = Model.Config.VocabSize;
+        int steps = _lastSteps, rows = steps * Batch, v = Model.Config.VocabSize;
         if ((uint)firstLossStep >= (uint)steps) throw new ArgumentOutOfRangeException(nameof(firstLossStep), firstLossStep, $"must be in 0..{steps - 1}");
         SoftmaxCrossEntropy.Backward<T>(_probabilities.AsSpan(0, rows * v), targets, v, meanRows);
         _probabilities.AsSpan(0, firstLossStep * Batch * v).Clear();
-        _head.BackwardInput(_probabilities, _dHidden, rows);
-        Span<T> dHidden = _dHidden.AsSpan(0, rows * h);
-        for (int l = _layers.Length - 1; l >= 0; l--)
-        {
-            // forward: passed up = output * mask  =>  dOutput = dPassedUp * mask
-            if (_outputDropoutApplied) TensorPrimitives.Multiply(dHidden, _outputMasks[l].AsSpan(0, rows * h), dHidden);
-            // One buffer in and out: a layer reads all of dOutput before it writes dInput (RecurrentLayer.BackwardThroughTime).
-            _layers[l].BackwardThroughTime(dHidden, dHidden, steps);
-        }
+        // Top layer first: each layer's backward pulls its output gradient from the finished layer above.
+        _chunkLayer = -1; // nothing of this pass computed yet
+        for (int l = _layers.Length - 1; l >= 0; l--) _layers[l].BackwardThroughTime(_fromAbove[l], steps);
     }
 
     /// <summary>

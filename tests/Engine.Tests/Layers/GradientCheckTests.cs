@@ -42,6 +42,24 @@ public class GradientCheckTests
     }
 
     [Theory, MemberData(nameof(Cells))]
+    public void Model_Backward_AcrossOutputGradientChunks_MatchesFiniteDifferences(CellKind cell)
+    {
+        // 37 steps: each layer's output gradient arrives in chunks of 16, 16 and 5 steps (UnrolledModel), through
+        // three layers and their output dropout masks, so every chunk boundary and mask slice is differentiated.
+        const int steps = 37;
+        var model = NewModel(cell, layers: 3, seed: 11);
+        var unrolled = new UnrolledModel<double>(model, B, steps, new CharRnn.Engine.Regularization.Dropout(0.3f, 0f));
+        unrolled.DrawMasks(new CharRnn.Engine.Regularization.MaskRng(5));
+        int[] inputs = Tokens(B * steps, 5), targets = Tokens(B * steps, 6);
+        double Loss() { model.Pack(); return unrolled.ForwardLoss(inputs, targets, steps); }
+        Loss();
+        var gradients = new double[model.Parameters.Length];
+        unrolled.Backward(inputs, targets, gradients);
+        foreach (var spec in model.Layout.Tensors)
+            GradientCheck.Assert($"{cell} {spec.Name}", model.Parameters, gradients.AsSpan(spec.Offset, spec.Length), Loss, spec.Offset, spec.Length);
+    }
+
+    [Theory, MemberData(nameof(Cells))]
     public void RecurrentLayer_Backward_MatchesFiniteDifferences_IncludingInputGradient(CellKind cell)
     {
         // Layer 1 of a 2-layer model: dense input (T, B, H), loss = sum(output * R) for a fixed random R.
