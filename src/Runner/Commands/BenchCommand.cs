@@ -1,6 +1,6 @@
 // charrnn bench: the performance issue's workloads end to end, in this process, beside the machine's FMA
 // peak measured in the same run. Training throughput is B*T characters per optimizer step (data, forward,
-// backward, clipping, Adam) after a warm-up step; sampling throughput is generated characters per second
+// backward, clipping, Adam) after a warm-up; sampling throughput is generated characters per second
 // at batch 1 and temperature 1 (logits, softmax, draw, next input). Beside the overall rate it reports the
 // best rate over windows of at least 0.5 s: on a shared machine, what the code does while the neighbours are
 // quiet. FLOP counts treat the one-hot input product as dense (as the 19.8 MFLOP/char for W1 does):
@@ -91,10 +91,16 @@ public static class BenchCommand
         return command;
     }
 
+    // Warm-up before measuring: the JIT compiles each method first quickly and recompiles the ones called often
+    // (after ~30 calls, in the background), so the first fraction of a second runs slower code; one step or a
+    // few hundred characters, as before, left that inside the measurement. A shorter --seconds shortens it too.
+    private const double WarmUpSeconds = 1.5;
+
     private static Rate TrainRate(CharModel<float> model, int[] tokens, Workload w, int threads, double budget)
     {
         using var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = w.Batch, Steps = w.Seq, LearningRate = 2e-3f, ClipNorm = 5f, Threads = threads });
-        trainer.TrainStep(); // warm-up: compilation and first touch of every buffer
+        var warmUp = Stopwatch.StartNew();
+        do trainer.TrainStep(); while (warmUp.Elapsed.TotalSeconds < Math.Min(WarmUpSeconds, budget)); // also the first touch of every buffer
         var clock = Stopwatch.StartNew();
         var window = new WindowRate(w.Batch * w.Seq);
         int steps = 0;
@@ -131,7 +137,8 @@ public static class BenchCommand
     {
         using var sampler = new Sampler(model, seed: 1, count: 1, threads, bfloat16) { Temperature = 1f };
         sampler.Prime([0]);
-        for (int i = 0; i < 200; i++) sampler.Next(); // warm-up
+        var warmUp = Stopwatch.StartNew();
+        do { for (int i = 0; i < 100; i++) sampler.Next(); } while (warmUp.Elapsed.TotalSeconds < Math.Min(WarmUpSeconds, budget));
         var clock = Stopwatch.StartNew();
         var window = new WindowRate(1);
         long count = 0;
