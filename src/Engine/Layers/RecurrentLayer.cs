@@ -103,12 +103,7 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     public void Backward(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, ReadOnlyMemory<T> dOutput, Span<T> dInput, Span<T> gradients, int steps)
     {
         BackwardThroughTime(new BufferedOutputGradient<T>(dOutput, Batch * Hidden), steps);
-        if (LayerIndex > 0)
-        {
-            int rows = steps * Batch;
-            // forward: projection = x W_ih^T  =>  dx = dProjection W_ih
-            Model.MultiplyBy(DProjection.AsSpan(0, rows * Gates), WeightIh, dInput, rows, accumulate: false);
-        }
+        if (LayerIndex > 0) InputGradient(0, steps, dInput, accumulate: false);
         AccumulateWeightGradients(tokens, input, gradients, steps, part: 0, parts: 1);
     }
 

@@ -19,7 +19,7 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     private readonly T[] _logits;        // (T, B, V)
     private readonly T[] _probabilities; // (T, B, V) softmax; after Backward, the gradient at the logits; the same
                                          // array as _logits in a model built with keepLogits: false
-    private readonly GradientFromAbove[] _fromAbove; // per layer: its output gradient, pulled one step at a time
+    private readonly GradientFromAbove[] _fromAbove; // per layer: its output gradient, pulled step by step, computed by chunk
     private readonly T[] _chunk;         // (C, B, H) output gradients of C steps of the layer in hand, C = min(T, ChunkSteps)
     private int _chunkLayer = -1, _chunkStart, _chunkEnd; // what _chunk holds: layer, steps [start, end)
     private const int ChunkSteps = 16;   // 16 x B rows per product: batched enough, 1 MB at W1 instead of 6.5 for all T

@@ -56,17 +56,7 @@ public static class Gemm
         Validate(a.Length, lda, 1, c.Length, ldc, m, n, k);
         if (ldw < k) throw new ArgumentOutOfRangeException(nameof(ldw), $"ldw={ldw} is less than k={k}");
         if (m > 0 && n > 0 && k > 0 && (long)(n - 1) * ldw + k > w.Length) throw new ArgumentException($"W holds {w.Length} elements, too few for ({n}, {k}) with ldw {ldw}", nameof(w));
-        if (m == 0 || n == 0) return;
-        ref float ra = ref MemoryMarshal.GetReference(a);
-        ref float rw = ref MemoryMarshal.GetReference(w);
-        ref float rc = ref MemoryMarshal.GetReference(c);
-        switch (width)
-        {
-            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, lda, 1, ref rw, ldw, null, ref rc, ldc, m, n, k, accumulate, transposedB: true); break;
-            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, lda, 1, ref rw, ldw, null, ref rc, ldc, m, n, k, accumulate, transposedB: true); break;
-            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, lda, 1, ref rw, ldw, null, ref rc, ldc, m, n, k, accumulate, transposedB: true); break;
-            default: GemmReference.MultiplyByTransposed(a, lda, w, ldw, c, ldc, m, n, k, accumulate); break;
-        }
+        PlainB(a, lda, 1, w, ldw, transposedB: true, c, ldc, m, n, k, accumulate, width);
     }
 
     /// <summary>The general form; see <see cref="GemmReference.Multiply{T}"/> for the exact definition.</summary>
@@ -76,16 +66,26 @@ public static class Gemm
         Validate(a.Length, aRowStride, aColStride, c.Length, ldc, m, n, k);
         if (ldb < n) throw new ArgumentOutOfRangeException(nameof(ldb), $"ldb={ldb} is less than n={n}");
         if (m > 0 && n > 0 && k > 0 && (long)(k - 1) * ldb + n > b.Length) throw new ArgumentException($"B holds {b.Length} elements, too few for ({k}, {n}) with ldb {ldb}", nameof(b));
+        PlainB(a, aRowStride, aColStride, b, ldb, transposedB: false, c, ldc, m, n, k, accumulate, width);
+    }
+
+    /// <summary>Both forms of a B that is not pre-packed (B itself, or W with B = W^T): the width dispatch, after validation.</summary>
+    private static void PlainB(ReadOnlySpan<float> a, int rs, int cs, ReadOnlySpan<float> b, int ldb, bool transposedB,
+        Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width)
+    {
         if (m == 0 || n == 0) return;
         ref float ra = ref MemoryMarshal.GetReference(a);
         ref float rb = ref MemoryMarshal.GetReference(b);
         ref float rc = ref MemoryMarshal.GetReference(c);
         switch (width)
         {
-            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate); break;
-            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate); break;
-            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate); break;
-            default: GemmReference.Multiply(a, aRowStride, aColStride, b, ldb, c, ldc, m, n, k, accumulate); break;
+            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB); break;
+            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB); break;
+            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB); break;
+            default:
+                if (transposedB) GemmReference.MultiplyByTransposed(a, rs, b, ldb, c, ldc, m, n, k, accumulate);
+                else GemmReference.Multiply(a, rs, cs, b, ldb, c, ldc, m, n, k, accumulate);
+                break;
         }
     }
 
@@ -109,9 +109,9 @@ public static class Gemm
         }
         switch (b.Width)
         {
-            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate); break;
-            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate); break;
-            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate); break;
+            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false); break;
+            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false); break;
+            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false); break;
             default: PackedReference(a, aRowStride, aColStride, b, c, ldc, m, accumulate); break;
         }
     }
@@ -144,7 +144,7 @@ public static class Gemm
     /// W (n, k) with rows ldb apart and B = W^T.
     /// </summary>
     private static void Blocked<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, PackedMatrix? packed, ref float c, int ldc, int m, int n, int k, bool accumulate,
-        bool transposedB = false)
+        bool transposedB)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         if (k == 0)
