@@ -3,6 +3,8 @@
 //   f'(x) ~ (f(x-2h) - 8 f(x-h) + 8 f(x+h) - f(x+2h)) / 12h      (truncation error O(h^4))
 // lets h be large enough that rounding noise (~1e-16 |f| / h) stays far below even the smallest gradients
 // a small LSTM produces (~1e-7), which the plain two-point difference cannot resolve to 1e-5 relative.
+using CharRnn.Engine.Model;
+
 namespace CharRnn.Engine.Tests;
 
 internal static class GradientCheck
@@ -31,5 +33,20 @@ internal static class GradientCheck
         }
         Xunit.Assert.True(worst <= Tolerances.GradientCheckRelative,
             $"{what}: worst relative error {worst:E2} at element {worstIndex} (analytic {analytic[Math.Max(worstIndex, 0)]:E6}, numeric {worstNumeric:E6})");
+    }
+
+    /// <summary>
+    /// The whole unrolled model's Backward on (inputs, targets) of `steps` steps, from its current carried state
+    /// and masks, against finite differences of ForwardLoss for every parameter tensor.
+    /// </summary>
+    public static void AssertModel(string what, UnrolledModel<double> unrolled, int[] inputs, int[] targets, int steps)
+    {
+        var model = unrolled.Model;
+        double Loss() { model.Pack(); return unrolled.ForwardLoss(inputs, targets, steps); }
+        Loss();
+        var gradients = new double[model.Parameters.Length];
+        unrolled.Backward(inputs, targets, gradients);
+        foreach (var spec in model.Layout.Tensors)
+            Assert($"{what} {spec.Name}", model.Parameters, gradients.AsSpan(spec.Offset, spec.Length), Loss, spec.Offset, spec.Length);
     }
 }
