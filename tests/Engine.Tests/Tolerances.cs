@@ -27,4 +27,10 @@ internal static class Tolerances
     /// 1e-3 effect clipping has on them (the fixture script checks that).</summary>
     public const double FixtureTrajectoryParameters = 2e-4;
     public const double FixtureTrajectoryLoss = 1e-5;
+
+    /// <summary>An int8 product against the float definition, beyond the quantization bound itself (each weight
+    /// within half its column's step, each input within half an activation step, summed over k): the float
+    /// steps around the exact integer sum (one conversion, one multiply, one add) and the bound's own float
+    /// arithmetic, each a few 2^-24 relative to sum |x||w|.</summary>
+    public const double Int8BeyondQuantizationRelative = 1e-6;
 }

@@ -287,6 +287,6 @@ public class BenchTests
         var result = Cli.Run("bench", "--workload", "W9");
         Assert.Equal(1, result.ExitCode);
         Assert.StartsWith("error: --workload 'W9' is not a workload", result.Err);
-        Assert.Contains("hint: use W1, W2, W3, W4, W3-bf16, W4-bf16 or all", result.Err);
+        Assert.Contains("hint: use W1, W2, W3, W4, W3-bf16, W4-bf16, W3-int8, W4-int8 or all", result.Err);
     }
 }

@@ -93,6 +93,25 @@ public sealed class SampleOptionsTests : IDisposable
     }
 
     [Fact]
+    public void Int8Weights_SampleRuns_SameTextAtEveryThreadCount_AndEvalReportsTheirLoss()
+    {
+        var one = Cli.Run("sample", "--model", Model, "--prime", "Alice ", "--length", "200", "--seed", "6", "--weights", "int8", "--threads", "1");
+        var two = Cli.Run("sample", "--model", Model, "--prime", "Alice ", "--length", "200", "--seed", "6", "--weights", "int8", "--threads", "2");
+        Cli.AssertSucceeded(one);
+        Assert.StartsWith("Alice ", one.Out);
+        Assert.Contains("int8 weights", one.Err);
+        Assert.Equal(one.Out, two.Out);
+        string text = Path.Combine(AppContext.BaseDirectory, "Fixtures", "interop", "heldout.txt");
+        var f32 = Cli.Run("eval", "--model", Model, "--text", text, "--json");
+        var int8 = Cli.Run("eval", "--model", Model, "--text", text, "--json", "--weights", "int8");
+        Cli.AssertSucceeded(int8);
+        double Nats(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("nats_per_char").GetDouble();
+        double a = Nats(f32.Out), b = Nats(int8.Out);
+        Assert.NotEqual(a, b);
+        Assert.True(Math.Abs(a - b) < 0.01 * a, $"int8 moved the loss from {a} to {b}");
+    }
+
+    [Fact]
     public void PrimeFile_PrimesLikeTheSameTextOnTheCommandLine()
     {
         string file = PathOf("prime.txt");
@@ -108,7 +127,7 @@ public sealed class SampleOptionsTests : IDisposable
     [InlineData("--top-p", "0", "--top-p must be in (0, 1]")]
     [InlineData("--top-p", "1.5", "--top-p must be in (0, 1]")]
     [InlineData("--count", "0", "--count must be between 1 and 4096")]
-    [InlineData("--weights", "fp8", "--weights must be f32 or bf16")]
+    [InlineData("--weights", "fp8", "--weights must be f32, bf16 or int8")]
     [InlineData("--stop", "", "--stop needs a non-empty text")]
     [InlineData("--temperature", "-1", "--temperature must be zero or positive")]
     public void BadValue_FailsWithErrorAndHint(string option, string value, string fragment) =>

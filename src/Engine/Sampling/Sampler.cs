@@ -19,13 +19,13 @@ public sealed class Sampler : IDisposable
     private readonly Rng[] _rngs;            // (Count) stream 0 draws from Rng(seed), as the single-stream sampler does
     private readonly int _vocab;
 
-    /// <summary>count streams drawn together; threads share each step; bfloat16 holds the weights as bf16 (faster, slightly different text).</summary>
-    public Sampler(CharModel<float> model, ulong seed, int count = 1, int threads = 1, bool bfloat16 = false)
+    /// <summary>count streams drawn together; threads share each step; weights: bf16 or int8 copies are faster and give slightly different text.</summary>
+    public Sampler(CharModel<float> model, ulong seed, int count = 1, int threads = 1, WeightFormat weights = WeightFormat.Float32)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one stream");
         Count = count;
         _vocab = model.Config.VocabSize;
-        _stepper = new SplitStepper(model, count, threads, bfloat16);
+        _stepper = new SplitStepper(model, count, threads, weights);
         _probabilities = new float[_vocab];
         _sortKeys = new float[_vocab];
         _order = new int[_vocab];

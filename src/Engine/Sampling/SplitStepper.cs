@@ -8,10 +8,13 @@
 // Each part's products see the same k order per output column as the unsplit model (column sums do not
 // depend on which columns sit beside them), and unit boundaries fall on multiples of the widest vector, so the
 // logits are bit-identical to UnrolledModel's and to any other thread count.
-// With bfloat16 weights every weight matrix is rounded once to bf16 (biases stay float), and the step computes
+// With bf16 weights every weight matrix is rounded once to bf16 (biases stay float), and the step computes
 // what the float model with rounded weights would (RoundedToBFloat16). At one or two streams the panels are
 // stored as bf16, so the products read half the bytes; more streams run the tiled kernel, which reads each
 // weight once for all rows anyway, so there the rounded weights stay in float panels.
+// With int8 weights every matrix but layer 0's input (a row lookup) is 8-bit with a scale per output unit
+// (Int8Product). Its sums are exact integers, so the logits are again the same at every thread count, and a
+// stream's logits do not depend on the other streams; they differ from the float model's by the rounding.
 // Deliberately not here: drawing (Sampler) and training (UnrolledModel).
 using CharRnn.Engine.Layers;
 using CharRnn.Engine.Model;
@@ -39,26 +42,27 @@ public sealed class SplitStepper : IDisposable
     {
         public int FirstUnit, Units, FirstSymbol, Symbols;
         public float[] Embedding = [];      // (V, G_s) layer 0's W_ih^T columns for this part's gates: the one-hot gather
-        public PackedMatrix?[] InputWeights = [];  // per layer (D, G_s) W_ih^T columns; null for layer 0
-        public PackedMatrix[] RecurrentWeights = []; // per layer (H, G_s) W_hh^T columns
+        public GenerationWeights?[] InputWeights = [];  // per layer (D, G_s) W_ih^T columns; null for layer 0
+        public GenerationWeights[] RecurrentWeights = []; // per layer (H, G_s) W_hh^T columns
         public float[][] BiasIh = [], BiasHh = [];   // per layer (G_s)
         public float[] Gates = [];          // (B, G_s) projection, then gate pre-activations, then activations
         public float[] Recurrent = [];      // (B, G_s) GRU only: h(t-1) W_hh^T + b_hh, kept apart for r * hn
         public float[][][] Own = [];        // per layer, two (B, U) buffers: this part's slice of h(t-1) and h(t)
         public float[][][] Cells = [];      // LSTM: per layer, two (B, U) buffers: c(t-1) and c(t)
         public float[] TanhCell = [];       // (B, U) LSTM scratch: tanh(c), not needed after the step
-        public PackedMatrix Head = null!;   // (H, V_s) W_head^T columns for this part's symbols
+        public GenerationWeights Head = null!; // (H, V_s) W_head^T columns for this part's symbols
         public float[] HeadBias = [];       // (V_s)
     }
 
-    public SplitStepper(CharModel<float> model, int batch, int threads, bool bfloat16 = false)
+    public SplitStepper(CharModel<float> model, int batch, int threads, WeightFormat weights = WeightFormat.Float32)
     {
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "at least one stream");
         if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "at least one thread");
         _config = model.Config;
         Batch = batch;
-        BFloat16Weights = bfloat16;
-        _halfPanels = bfloat16 && batch <= 2;
+        if (!Enum.IsDefined(weights)) throw new ArgumentOutOfRangeException(nameof(weights), weights, "not a weight format");
+        Weights = weights;
+        _halfPanels = weights == WeightFormat.BFloat16 && batch <= 2;
         int hidden = _config.Hidden, layers = _config.Layers, vocab = _config.VocabSize;
         threads = ThreadsFor(hidden, threads);
         Threads = threads;
@@ -80,8 +84,8 @@ public sealed class SplitStepper : IDisposable
 
     public int Batch { get; }
 
-    /// <summary>Whether the weight matrices are held (and read) as bf16.</summary>
-    public bool BFloat16Weights { get; }
+    /// <summary>How the weight matrices are held (and read).</summary>
+    public WeightFormat Weights { get; }
 
     private readonly bool _halfPanels; // whether the panels themselves are bf16 (else rounded values in float panels)
 
@@ -105,14 +109,16 @@ public sealed class SplitStepper : IDisposable
         return Math.Min(hidden, s * blocks / parts * UnitAlignment);
     }
 
+    private GenerationWeights Matrix(float[] w, int k, int n) => new(w, k, n, Weights, _halfPanels);
+
     private Part BuildPart(CharModel<float> model, int u0, int u1, int v0, int v1, int batch)
     {
         var layout = model.Layout;
         int hidden = _config.Hidden, units = u1 - u0, gateCount = _config.GateWidth / hidden, gates = gateCount * units;
         var part = new Part { FirstUnit = u0, Units = units, FirstSymbol = v0, Symbols = v1 - v0 };
         int layers = _config.Layers;
-        part.InputWeights = new PackedMatrix?[layers];
-        part.RecurrentWeights = new PackedMatrix[layers];
+        part.InputWeights = new GenerationWeights?[layers];
+        part.RecurrentWeights = new GenerationWeights[layers];
         part.BiasIh = new float[layers][];
         part.BiasHh = new float[layers][];
         part.Own = new float[layers][][];
@@ -125,15 +131,13 @@ public sealed class SplitStepper : IDisposable
             {
                 part.Embedding = new float[inputs * gates]; // (V, G_s) = the transpose of (G_s, V)
                 for (int g = 0; g < gates; g++) for (int v = 0; v < inputs; v++) part.Embedding[v * gates + g] = weightIh[g * inputs + v];
-                Rounded(part.Embedding);
+                if (Weights == WeightFormat.BFloat16) Numerics.BFloat16.Round(part.Embedding);
             }
             else
             {
-                part.InputWeights[l] = new PackedMatrix(inputs, gates, Simd.Best, _halfPanels);
-                part.InputWeights[l]!.PackTransposed(Rounded(weightIh), inputs);
+                part.InputWeights[l] = Matrix(weightIh, inputs, gates);
             }
-            part.RecurrentWeights[l] = new PackedMatrix(hidden, gates, Simd.Best, _halfPanels);
-            part.RecurrentWeights[l].PackTransposed(Rounded(OwnRows(model.View(layout.WeightHh(l)), hidden, hidden, gateCount, u0, units)), hidden);
+            part.RecurrentWeights[l] = Matrix(OwnRows(model.View(layout.WeightHh(l)), hidden, hidden, gateCount, u0, units), hidden, gates);
             part.BiasIh[l] = OwnRows(model.View(layout.BiasIh(l)), 1, hidden, gateCount, u0, units);
             part.BiasHh[l] = OwnRows(model.View(layout.BiasHh(l)), 1, hidden, gateCount, u0, units);
             part.Own[l] = [new float[batch * units], new float[batch * units]];
@@ -143,17 +147,9 @@ public sealed class SplitStepper : IDisposable
         part.Recurrent = _config.Cell == CellKind.Gru ? new float[batch * gates] : [];
         part.TanhCell = _config.Cell == CellKind.Lstm ? new float[batch * units] : [];
         var headWeight = model.View(layout.HeadWeight); // (V, H)
-        part.Head = new PackedMatrix(hidden, v1 - v0, Simd.Best, _halfPanels);
-        part.Head.PackTransposed(Rounded(headWeight.Slice(v0 * hidden, (v1 - v0) * hidden).ToArray()), hidden);
+        part.Head = Matrix(headWeight.Slice(v0 * hidden, (v1 - v0) * hidden).ToArray(), hidden, v1 - v0);
         part.HeadBias = model.View(layout.HeadBias).Slice(v0, v1 - v0).ToArray();
         return part;
-    }
-
-    /// <summary>The weights as generation holds them: rounded to bf16 in place when BFloat16Weights (a no-op for bf16 panels, which round anyway).</summary>
-    private float[] Rounded(float[] weights)
-    {
-        if (BFloat16Weights) Numerics.BFloat16.Round(weights);
-        return weights;
     }
 
     /// <summary>(gateCount * units, columns): of a (gateCount * H, columns) tensor, the rows of units [u0, u0+units) of every gate.</summary>
@@ -221,7 +217,7 @@ public sealed class SplitStepper : IDisposable
             }
             else
             {
-                Gemm.Multiply(_hidden[l - 1][next], hidden, 1, part.InputWeights[l]!, gateRows, gates, batch, accumulate: false);
+                part.InputWeights[l]!.Multiply(_hidden[l - 1][next], hidden, gateRows, gates, batch, accumulate: false);
             }
             Kernels.AddBiasToRows<float>(part.BiasIh[l], gateRows, accumulate: true);
             ReadOnlySpan<float> hPrevious = _hidden[l][previous];  // (B, H) all units: every part reads all of h(t-1)
@@ -230,17 +226,17 @@ public sealed class SplitStepper : IDisposable
             {
                 case CellKind.Lstm:
                     Kernels.AddBiasToRows<float>(part.BiasHh[l], gateRows, accumulate: true);
-                    Gemm.Multiply(hPrevious, hidden, 1, part.RecurrentWeights[l], gateRows, gates, batch, accumulate: true);
+                    part.RecurrentWeights[l].Multiply(hPrevious, hidden, gateRows, gates, batch, accumulate: true);
                     LstmCell.Forward<float>(gateRows, part.Cells[l][previous], part.Cells[l][next], part.TanhCell, own, units);
                     break;
                 case CellKind.Gru:
                     Kernels.AddBiasToRows<float>(part.BiasHh[l], part.Recurrent, accumulate: false);
-                    Gemm.Multiply(hPrevious, hidden, 1, part.RecurrentWeights[l], part.Recurrent, gates, batch, accumulate: true);
+                    part.RecurrentWeights[l].Multiply(hPrevious, hidden, part.Recurrent, gates, batch, accumulate: true);
                     GruCell.Forward<float>(gateRows, part.Recurrent, part.Own[l][previous], own, units);
                     break;
                 default:
                     Kernels.AddBiasToRows<float>(part.BiasHh[l], gateRows, accumulate: true);
-                    Gemm.Multiply(hPrevious, hidden, 1, part.RecurrentWeights[l], gateRows, gates, batch, accumulate: true);
+                    part.RecurrentWeights[l].Multiply(hPrevious, hidden, gateRows, gates, batch, accumulate: true);
                     RnnCell.Forward<float>(gateRows, own, units);
                     break;
             }
@@ -252,7 +248,7 @@ public sealed class SplitStepper : IDisposable
         Span<float> logits = _logits.AsSpan(part.FirstSymbol);
         int vocab = _config.VocabSize;
         for (int b = 0; b < batch; b++) part.HeadBias.CopyTo(logits.Slice(b * vocab, part.Symbols));
-        if (part.Symbols > 0) Gemm.Multiply(_hidden[_config.Layers - 1][next], hidden, 1, part.Head, logits, vocab, batch, accumulate: true);
+        if (part.Symbols > 0) part.Head.Multiply(_hidden[_config.Layers - 1][next], hidden, logits, vocab, batch, accumulate: true);
     }
 
     public void Dispose() => _pool?.Dispose();

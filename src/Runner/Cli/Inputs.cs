@@ -2,6 +2,8 @@
 using System.Reflection;
 using CharRnn.Engine.IO;
 
+using CharRnn.Engine.Sampling;
+
 namespace CharRnn.Runner.Cli;
 
 public static class Inputs
@@ -62,12 +64,21 @@ public static class Inputs
         _ => throw new UserError($"--threads must be between 1 and 256 (0: all cores), got {value}", $"e.g. --threads {Environment.ProcessorCount}"),
     };
 
-    /// <summary>--weights: f32 (as trained) or bf16 (every weight matrix rounded to bfloat16); true for bf16.</summary>
-    public static bool BFloat16Weights(string? value) => value?.ToLowerInvariant() switch
+    /// <summary>--weights: f32 (as trained), bf16 (every weight matrix rounded to bfloat16) or int8 (8-bit, a scale per unit).</summary>
+    public static WeightFormat Weights(string? value) => value?.ToLowerInvariant() switch
     {
-        null or "f32" => false,
-        "bf16" => true,
-        _ => throw new UserError($"--weights must be f32 or bf16, got '{value}'", "bf16 halves the bytes each generated character reads; f32 keeps the weights as trained"),
+        null or "f32" => WeightFormat.Float32,
+        "bf16" => WeightFormat.BFloat16,
+        "int8" => WeightFormat.Int8,
+        _ => throw new UserError($"--weights must be f32, bf16 or int8, got '{value}'", "bf16 halves and int8 quarters the bytes each generated character reads; f32 keeps the weights as trained"),
+    };
+
+    /// <summary>How a format is named on the command line.</summary>
+    public static string Name(WeightFormat format) => format switch
+    {
+        WeightFormat.BFloat16 => "bf16",
+        WeightFormat.Int8 => "int8",
+        _ => "f32",
     };
 
     /// <summary>A duration such as 90s, 10m or 1.5h.</summary>

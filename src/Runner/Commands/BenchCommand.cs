@@ -22,7 +22,7 @@ public static class BenchCommand
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    private sealed record Workload(string Name, string What, bool Training, int Hidden, int Seq, int Batch, bool BFloat16 = false);
+    private sealed record Workload(string Name, string What, bool Training, int Hidden, int Seq, int Batch, WeightFormat Weights = WeightFormat.Float32);
 
     private static readonly Workload[] Workloads =
     [
@@ -30,13 +30,15 @@ public static class BenchCommand
         new("W2", "train 2x128 LSTM, T=50, B=50", true, 128, 50, 50),
         new("W3", "sample batch 1, 2x512 LSTM", false, 512, 1, 1),
         new("W4", "sample batch 1, 2x128 LSTM", false, 128, 1, 1),
-        new("W3-bf16", "W3 with bf16 weights", false, 512, 1, 1, BFloat16: true),
-        new("W4-bf16", "W4 with bf16 weights", false, 128, 1, 1, BFloat16: true),
+        new("W3-bf16", "W3 with bf16 weights", false, 512, 1, 1, WeightFormat.BFloat16),
+        new("W4-bf16", "W4 with bf16 weights", false, 128, 1, 1, WeightFormat.BFloat16),
+        new("W3-int8", "W3 with int8 weights", false, 512, 1, 1, WeightFormat.Int8),
+        new("W4-int8", "W4 with int8 weights", false, 128, 1, 1, WeightFormat.Int8),
     ];
 
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var workload = new Option<string>("--workload") { Description = "W1, W2, W3, W4, W3-bf16, W4-bf16 or all", DefaultValueFactory = _ => "all" };
+        var workload = new Option<string>("--workload") { Description = "W1, W2, W3, W4, W3-bf16, W4-bf16, W3-int8, W4-int8 or all", DefaultValueFactory = _ => "all" };
         var threads = new Option<int?>("--threads") { Description = "threads for every workload (default: all cores); sampling splits each step's weights among them" };
         var seconds = new Option<double>("--seconds") { Description = "measuring time per workload, after warm-up", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
@@ -45,7 +47,7 @@ public static class BenchCommand
         {
             string name = parse.GetValue(workload)!;
             var chosen = name.Equals("all", StringComparison.OrdinalIgnoreCase) ? Workloads : Workloads.Where(w => w.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToArray();
-            if (chosen.Length == 0) throw new UserError($"--workload '{name}' is not a workload", "use W1, W2, W3, W4, W3-bf16, W4-bf16 or all");
+            if (chosen.Length == 0) throw new UserError($"--workload '{name}' is not a workload", "use W1, W2, W3, W4, W3-bf16, W4-bf16, W3-int8, W4-int8 or all");
             int threadCount = Inputs.Threads(parse.GetValue(threads));
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 3600)) throw new UserError($"--seconds must be in (0, 3600], got {budget.ToString(Invariant)}", "e.g. --seconds 10");
@@ -63,7 +65,7 @@ public static class BenchCommand
                 double flopsPerChar = (w.Training ? 6.0 : 2.0) * model.Layout.Tensors.Where(t => t.Shape.Length == 2).Sum(t => (double)t.Length);
                 int used = w.Training ? Math.Min(threadCount, w.Batch) : SplitStepper.ThreadsFor(w.Hidden, threadCount);
                 error.WriteLine($"{w.Name}: {w.What}, {used} thread{(used == 1 ? "" : "s")}...");
-                var (rate, bestWindow) = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, used, w.BFloat16, budget);
+                var (rate, bestWindow) = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, used, w.Weights, budget);
                 double gflops = rate * flopsPerChar / 1e9;
                 // The peak of the threads actually used: measured for 1 and for all; in between, per-core peak x threads.
                 double peak = used == 1 ? peakOne : used == threadCount ? peakAll : peakOne * used;
@@ -133,9 +135,9 @@ public static class BenchCommand
         }
     }
 
-    private static Rate SampleRate(CharModel<float> model, int threads, bool bfloat16, double budget)
+    private static Rate SampleRate(CharModel<float> model, int threads, WeightFormat weights, double budget)
     {
-        using var sampler = new Sampler(model, seed: 1, count: 1, threads, bfloat16) { Temperature = 1f };
+        using var sampler = new Sampler(model, seed: 1, count: 1, threads, weights) { Temperature = 1f };
         sampler.Prime([0]);
         var warmUp = Stopwatch.StartNew();
         do { for (int i = 0; i < 100; i++) sampler.Next(); } while (warmUp.Elapsed.TotalSeconds < Math.Min(WarmUpSeconds, budget));

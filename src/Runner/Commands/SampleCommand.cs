@@ -27,7 +27,7 @@ public static class SampleCommand
         var stop = new Option<string[]>("--stop") { Description = "end a sample when it produces this text, which is not printed (repeatable; \\n, \\t, \\\\ are escapes)" };
         var count = new Option<int>("--count") { Description = "independent samples, drawn together as one batch", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "threads that share each step's weights (default: all cores; the text does not depend on it)" };
-        var weights = new Option<string>("--weights") { Description = "f32 (as trained) or bf16: weights rounded to bfloat16, which read half the bytes per character with --count 1 or 2 (see eval --weights for the loss it costs)", DefaultValueFactory = _ => "f32" };
+        var weights = new Option<string>("--weights") { Description = "f32 (as trained); bf16: weights rounded to bfloat16, half the bytes per character with --count 1 or 2; int8: 8-bit weights with a scale per unit, a quarter of the bytes, fastest for a few samples (see eval --weights for the loss each costs)", DefaultValueFactory = _ => "f32" };
         var separator = new Option<string>("--separator") { Description = "printed between samples when --count > 1 (escapes as --stop)", DefaultValueFactory = _ => "\\n---\\n" };
         var command = new Command("sample", "Generate text from a trained checkpoint.")
         {
@@ -49,7 +49,7 @@ public static class SampleCommand
             string[] stops = (parse.GetValue(stop) ?? []).Select(Unescape).ToArray();
             if (stops.Any(s => s.Length == 0)) throw new UserError("--stop needs a non-empty text", "e.g. --stop '\\n\\n' ends a sample at the first blank line");
             if (parse.GetValue(prime) != null && parse.GetValue(primeFile) != null) throw new UserError("--prime and --prime-file were both given", "use one of them");
-            bool bfloat16 = Inputs.BFloat16Weights(parse.GetValue(weights));
+            var format = Inputs.Weights(parse.GetValue(weights));
 
             var loaded = Inputs.Model(parse.GetValue(model)!);
             var vocabulary = loaded.Vocabulary;
@@ -59,9 +59,9 @@ public static class SampleCommand
             ulong actualSeed = parse.GetValue(seed) ?? (ulong)Environment.TickCount64 ^ (ulong)Environment.ProcessId << 32;
             var config = loaded.Model.Config;
             error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"sampling {samples} x {maxLength} characters from {config.Layers}x{config.Hidden} {config.ModuleName}, temperature {tau}{(k > 0 ? $", top-k {k}" : "")}{(p < 1 ? $", top-p {p}" : "")}{(bfloat16 ? ", bf16 weights" : "")}, seed {actualSeed}"));
+                $"sampling {samples} x {maxLength} characters from {config.Layers}x{config.Hidden} {config.ModuleName}, temperature {tau}{(k > 0 ? $", top-k {k}" : "")}{(p < 1 ? $", top-p {p}" : "")}{(format != WeightFormat.Float32 ? $", {Inputs.Name(format)} weights" : "")}, seed {actualSeed}"));
 
-            using var sampler = new Sampler(loaded.Model, actualSeed, samples, SamplingThreads(parse.GetValue(threads)), bfloat16) { Temperature = tau, TopK = k, TopP = p };
+            using var sampler = new Sampler(loaded.Model, actualSeed, samples, SamplingThreads(parse.GetValue(threads)), format) { Temperature = tau, TopK = k, TopP = p };
             int[] primeTokens = primeText.Length > 0 ? vocabulary.Encode(primeText) : [StartSymbol(vocabulary)];
             sampler.Prime(primeTokens);
             if (samples == 1) Stream(sampler, vocabulary, primeText, maxLength, stops, output);

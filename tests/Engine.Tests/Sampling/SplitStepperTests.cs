@@ -62,7 +62,7 @@ public class SplitStepperTests
         var model = new CharModel<float>(new ModelConfig(cell, V, 40, 2));
         model.InitializeUniform(new Rng(12));
         var rounded = new UnrolledModel<float>(model.RoundedToBFloat16(), batch: streams, steps: 1);
-        using var split = new SplitStepper(model, streams, threads, bfloat16: true);
+        using var split = new SplitStepper(model, streams, threads, WeightFormat.BFloat16);
         var plain = new UnrolledModel<float>(model, batch: streams, steps: 1);
         double largestChange = 0;
         var random = new Random(4);
@@ -76,6 +76,50 @@ public class SplitStepperTests
             for (int v = 0; v < V * streams; v++) largestChange = Math.Max(largestChange, Math.Abs(split.Logits[v] - plain.Logits[v]));
         }
         Assert.InRange(largestChange, 1e-6, 0.05); // rounding really happened, and moved the logits only a little
+    }
+
+    [Theory]
+    [InlineData(CellKind.Lstm)]
+    [InlineData(CellKind.Gru)]
+    [InlineData(CellKind.Rnn)]
+    public void Int8Weights_SameLogitsAtEveryThreadCount_AndForEachStreamAlone(CellKind cell)
+    {
+        const int Streams = 3;
+        var model = new CharModel<float>(new ModelConfig(cell, V, 40, 2)); // three 16-unit blocks, the last a tail of 8
+        model.InitializeUniform(new Rng(13));
+        var plain = new UnrolledModel<float>(model, batch: Streams, steps: 1);
+        var split = new[] { 1, 2, 3 }.Select(threads => new SplitStepper(model, Streams, threads, WeightFormat.Int8)).ToArray();
+        using var alone = new SplitStepper(model, 1, 2, WeightFormat.Int8); // stream 1 on its own
+        double largestChange = 0;
+        var random = new Random(5);
+        for (int step = 0; step < 10; step++)
+        {
+            int[] tokens = Enumerable.Range(0, Streams).Select(_ => random.Next(V)).ToArray();
+            plain.Forward(tokens, 1); plain.CarryState();
+            foreach (var stepper in split) stepper.Step(tokens);
+            alone.Step([tokens[1]]);
+            // Exact integer sums: neither the thread split nor the other streams change a bit.
+            Assert.Equal(split[0].Logits.ToArray(), split[1].Logits.ToArray());
+            Assert.Equal(split[0].Logits.ToArray(), split[2].Logits.ToArray());
+            Assert.Equal(split[0].Logits.Slice(V, V).ToArray(), alone.Logits.ToArray());
+            for (int v = 0; v < V * Streams; v++) largestChange = Math.Max(largestChange, Math.Abs(split[0].Logits[v] - plain.Logits[v]));
+        }
+        foreach (var stepper in split) stepper.Dispose();
+        Assert.InRange(largestChange, 1e-6, 0.05); // quantization really happened, and moved the logits only a little
+    }
+
+    [Fact]
+    public void Int8TwoThreadSampler_WarmStep_AllocatesNothingOnAnyThread()
+    {
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, V, 64, 2));
+        model.InitializeUniform(new Rng(5));
+        using var sampler = new Sampler(model, seed: 4, count: 1, threads: 2, WeightFormat.Int8);
+        sampler.Prime([1, 2]);
+        for (int i = 0; i < 5; i++) sampler.Next();
+        long before = GC.GetAllocatedBytesForCurrentThread(), workersBefore = sampler.WorkerAllocatedBytes;
+        for (int i = 0; i < 200; i++) sampler.Next();
+        Assert.Equal(0L, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0L, sampler.WorkerAllocatedBytes - workersBefore);
     }
 
     [Fact]

@@ -1,0 +1,191 @@
+// The 8-bit product (Int8Matrix, Int8Product): every width gives exactly the scalar twin's bits, since the sums
+// are exact integers, over all column counts and depths 0..256 and odd large shapes; the result stays within
+// the quantization bound of the float product; and the weights' and activations' rounding are checked alone,
+// including the extreme inputs that would overflow 32-bit sums without the activation limit.
+using CharRnn.Engine.Numerics;
+
+namespace CharRnn.Engine.Tests.Numerics;
+
+public class Int8ProductTests
+{
+    public static TheoryData<SimdWidth> Widths() { var d = new TheoryData<SimdWidth>(); foreach (var w in Simd.Accelerated) d.Add(w); return d; }
+
+    private const float Guard = 12345.5f;
+
+    private static float[] Random(int count, int seed, float scale = 1f)
+    {
+        var r = new Random(seed);
+        var v = new float[count];
+        for (int i = 0; i < count; i++) v[i] = (float)(r.NextDouble() * 2 - 1) * scale;
+        return v;
+    }
+
+    /// <summary>B = W^T quantized from W (n, k), whose rows are given k + 3 apart with NaN between (never read).</summary>
+    private static Int8Matrix Quantized(float[] w, int k, int n)
+    {
+        int ldw = k + 3;
+        float[] strided = new float[n * ldw];
+        Array.Fill(strided, float.NaN);
+        for (int j = 0; j < n; j++) w.AsSpan(j * k, k).CopyTo(strided.AsSpan(j * ldw));
+        var b = new Int8Matrix(k, n);
+        b.PackTransposed(strided, ldw);
+        return b;
+    }
+
+    /// <summary>A (m, k) rows k + 2 apart and C (m, n) rows n + 3 apart, guard cells around both products.</summary>
+    private static void CheckAgainstScalar(SimdWidth width, int m, int n, int k, bool accumulate)
+    {
+        var b = Quantized(Random(n * k, 31 * n + k), k, n);
+        int lda = k + 2, ldc = n + 3;
+        float[] a = Random(m * lda, 7 * k + m);
+        float[] c = Random(m * ldc + 5, m + n);
+        for (int i = 0; i < c.Length; i++) if (i / ldc >= m || i % ldc >= n) c[i] = Guard;
+        float[] expected = (float[])c.Clone();
+        Int8Product.Multiply(a, lda, b, expected, ldc, m, accumulate, SimdWidth.Scalar);
+        Int8Product.Multiply(a, lda, b, c, ldc, m, accumulate, width);
+        Assert.Equal(expected, c);
+        for (int i = 0; i < c.Length; i++) if (i / ldc >= m || i % ldc >= n) Assert.Equal(Guard, c[i]);
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void EveryColumnCount_0To256_GivesTheScalarTwinsBits(SimdWidth width)
+    {
+        for (int n = 0; n <= 256; n++) CheckAgainstScalar(width, m: 2, n, k: 37, accumulate: n % 2 == 0);
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void EveryDepth_0To256_GivesTheScalarTwinsBits(SimdWidth width)
+    {
+        for (int k = 0; k <= 256; k++) CheckAgainstScalar(width, m: 1, n: 37, k, accumulate: k % 2 == 1);
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void OddLargeShapes_GiveTheScalarTwinsBits(SimdWidth width)
+    {
+        CheckAgainstScalar(width, m: 3, n: 1001, k: 1031, accumulate: true); // past k = 516: a smaller activation scale
+        CheckAgainstScalar(width, m: 1, n: 2047, k: 515, accumulate: false);
+        CheckAgainstScalar(width, m: 2, n: 73, k: 513, accumulate: true);
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void Product_IsWithinTheQuantizationBoundOfTheFloatProduct(SimdWidth width)
+    {
+        const int M = 3, K = 300, N = 77;
+        float[] w = Random(N * K, 5);
+        for (int j = 0; j < N; j++) for (int p = 0; p < K; p++) w[j * K + p] *= MathF.Pow(10, j % 5 - 2); // columns 1e-2..1e2: each needs its own scale
+        var b = Quantized(w, K, N);
+        float[] a = Random(M * K, 6);
+        float[] c = new float[M * N];
+        Int8Product.Multiply(a, K, b, c, N, M, accumulate: false, width);
+        double stepX = 0.5 / b.ActivationScale, largestRelative = 0;
+        for (int i = 0; i < M; i++)
+        {
+            for (int j = 0; j < N; j++)
+            {
+                double exact = 0, magnitude = 0, bound = 0;
+                for (int p = 0; p < K; p++)
+                {
+                    double x = a[i * K + p], wp = w[j * K + p];
+                    exact += x * wp;
+                    magnitude += Math.Abs(x * wp);
+                    bound += (Math.Abs(x) + stepX) * b.ColumnScale(j) / 2 + Math.Abs(wp) * stepX;
+                }
+                double error = Math.Abs(c[i * N + j] - exact);
+                Assert.True(error <= bound + Tolerances.Int8BeyondQuantizationRelative * magnitude, $"C[{i}, {j}] = {c[i * N + j]}, exact {exact}, error {error} > bound {bound}");
+                largestRelative = Math.Max(largestRelative, error / magnitude);
+            }
+        }
+        Assert.InRange(largestRelative, 1e-6, 0.02); // the rounding really happened, and cost little
+    }
+
+    [Fact]
+    public void Quantization_KeepsEachWeightWithinHalfItsColumnsStep()
+    {
+        const int K = 9, N = 20;
+        float[] w = Random(N * K, 8);
+        for (int j = 0; j < N; j++) for (int p = 0; p < K; p++) w[j * K + p] *= j + 1;
+        w.AsSpan(5 * K, K).Clear(); // an all-zero column: scale 0, no division by it
+        var b = Quantized(w, K, N);
+        for (int j = 0; j < N; j++)
+        {
+            float largest = 0;
+            for (int p = 0; p < K; p++) largest = Math.Max(largest, Math.Abs(w[j * K + p]));
+            Assert.Equal(largest / Int8Matrix.WeightLimit, b.ColumnScale(j), 1e-6f * largest);
+            for (int p = 0; p < K; p++)
+            {
+                float original = w[j * K + p];
+                Assert.True(Math.Abs(b[p, j] - original) <= b.ColumnScale(j) / 2 * (1 + 1e-6), $"B[{p}, {j}] = {b[p, j]} for {original}");
+                if (Math.Abs(original) == largest && largest > 0) Assert.Equal(original, b[p, j], 1e-6f * largest); // the extreme maps to ±127 exactly
+            }
+        }
+        Assert.Equal(0f, b.ColumnScale(5));
+        Assert.Throws<ArgumentException>(() => Quantized([1f, float.NaN, 2f, 3f], 2, 2));
+        Assert.Throws<ArgumentException>(() => new Int8Matrix(4, 2).PackTransposed(new float[7], 4)); // W too short
+    }
+
+    [Theory]
+    [InlineData(1, 32767, 16384)]
+    [InlineData(512, 32767, 16384)]
+    [InlineData(516, 32767, 16384)]
+    [InlineData(518, 32643, 16384)]   // (2^31 - 1) / (127 * 518): the limit starts to shrink
+    [InlineData(1031, 16385, 16384)]
+    [InlineData(2000, 8454, 8192)]
+    public void ActivationScale_LeavesRoomInThe32BitSums(int k, int limit, int scale)
+    {
+        var b = new Int8Matrix(k, 1);
+        Assert.Equal(limit, b.ActivationLimit);
+        Assert.Equal(scale, b.ActivationScale);
+        Assert.True((long)Int8Matrix.WeightLimit * b.ActivationLimit * 2 * b.Pairs <= int.MaxValue);
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void ExtremeInputs_SaturateAndNeverOverflow(SimdWidth width)
+    {
+        foreach (int k in new[] { 515, 1031, 4001 })
+        {
+            const int N = 19;
+            float[] w = new float[N * k];
+            for (int j = 0; j < N; j++) for (int p = 0; p < k; p++) w[j * k + p] = j % 2 == 0 ? 1f : -1f; // every q = ±127
+            var b = Quantized(w, k, N);
+            foreach (float x in new[] { 1e6f, -1e6f })
+            {
+                float[] a = Enumerable.Repeat(x, k).ToArray();
+                float[] c = new float[N];
+                Int8Product.Multiply(a, k, b, c, N, 1, accumulate: false, width);
+                for (int j = 0; j < N; j++)
+                {
+                    long sum = (long)k * (j % 2 == 0 ? 127 : -127) * Math.Sign(x) * b.ActivationLimit;
+                    Assert.Equal((float)sum * (b.ColumnScale(j) / b.ActivationScale), c[j]);
+                }
+            }
+        }
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void ActivationRounding_IsToNearestEven_AndClamped(SimdWidth width)
+    {
+        const float Scale = 16384, Step = 1 / Scale;
+        // x * 16384 = 0.5, 1.5, 2.5, -0.5, -1.5, 3.25, huge, -huge, then ordinary values; 37 in all (a vector part and a tail)
+        float[] x = new float[37];
+        float[] special = [0.5f * Step, 1.5f * Step, 2.5f * Step, -0.5f * Step, -1.5f * Step, 3.25f * Step, 5f, -5f];
+        special.CopyTo(x, 0);
+        for (int i = special.Length; i < x.Length; i++) x[i] = (i - 20) * 0.037f;
+        short[] q = new short[40];
+        Array.Fill(q, (short)999);
+        Int8Product.QuantizeRow(x, Scale, 32767, q, width);
+        Assert.Equal(new short[] { 0, 2, 2, 0, -2, 3, 32767, -32767 }, q[..8]);
+        for (int i = special.Length; i < x.Length; i++) Assert.Equal((short)MathF.Round(x[i] * Scale), q[i]);
+        Assert.Equal(new short[] { 0, 0, 0 }, q[37..]); // padding up to the pair boundary and beyond is cleared
+    }
+
+    [Fact]
+    public void BadArguments_AreRejected()
+    {
+        var b = new Int8Matrix(4, 3);
+        Assert.Throws<ArgumentException>(() => Int8Product.Multiply(new float[7], 4, b, new float[6], 3, 2, false));  // A short
+        Assert.Throws<ArgumentException>(() => Int8Product.Multiply(new float[8], 4, b, new float[5], 3, 2, false));  // C short
+        Assert.Throws<ArgumentException>(() => Int8Product.Multiply(new float[8], 3, b, new float[6], 3, 2, false));  // lda < k
+        Assert.Throws<ArgumentOutOfRangeException>(() => Int8Product.Multiply(new float[8], 4, b, new float[6], 3, -1, false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Int8Matrix(Int8Matrix.MaxK + 1, 1));
+    }
+}

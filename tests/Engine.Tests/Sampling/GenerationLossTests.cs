@@ -1,0 +1,51 @@
+// The loss of generation's own logits: for float and bf16 weights it is the evaluator's (the same logits,
+// computed one character at a time instead of in batched chunks); for int8 weights it moves only a little.
+using CharRnn.Engine.Model;
+using CharRnn.Engine.Sampling;
+using CharRnn.Engine.Training;
+
+namespace CharRnn.Engine.Tests.Sampling;
+
+public class GenerationLossTests
+{
+    private const int V = 11;
+
+    /// <summary>The evaluator's loss goes through float softmax; this one sums in double: ~1e-7 per character apart.</summary>
+    private const double SameLogitsRelative = 1e-6;
+
+    private static (CharModel<float> Model, int[] Tokens) Setup()
+    {
+        var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, V, 48, 2));
+        model.InitializeUniform(new Rng(21));
+        var random = new Random(2);
+        return (model, Enumerable.Range(0, 600).Select(_ => random.Next(V)).ToArray());
+    }
+
+    [Fact]
+    public void FloatAndBFloat16_GiveTheEvaluatorsLoss()
+    {
+        var (model, tokens) = Setup();
+        double f32 = new Evaluator(model).MeanLoss(tokens), bf16 = new Evaluator(model.RoundedToBFloat16()).MeanLoss(tokens);
+        Assert.Equal(f32, GenerationLoss.Mean(model, tokens, WeightFormat.Float32, threads: 2), SameLogitsRelative * f32);
+        Assert.Equal(bf16, GenerationLoss.Mean(model, tokens, WeightFormat.BFloat16, threads: 1), SameLogitsRelative * bf16);
+        Assert.NotEqual(f32, bf16);
+    }
+
+    [Fact]
+    public void Int8_MovesTheLossOnlyALittle_AndNotWithThreads()
+    {
+        var (model, tokens) = Setup();
+        double f32 = new Evaluator(model).MeanLoss(tokens);
+        double one = GenerationLoss.Mean(model, tokens, WeightFormat.Int8, threads: 1), two = GenerationLoss.Mean(model, tokens, WeightFormat.Int8, threads: 2);
+        Assert.Equal(one, two);
+        Assert.NotEqual(f32, one);
+        Assert.True(Math.Abs(one - f32) < 0.005 * f32, $"int8 moved the loss from {f32} to {one}");
+    }
+
+    [Fact]
+    public void FewerThanTwoTokens_AreRejected()
+    {
+        var (model, _) = Setup();
+        Assert.Throws<InvalidDataException>(() => GenerationLoss.Mean(model, [1], WeightFormat.Int8, 1));
+    }
+}
