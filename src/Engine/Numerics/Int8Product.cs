@@ -102,33 +102,39 @@ public static class Int8Product
         {
             int* xp = (int*)xq; // (x[2r], x[2r+1]) as one 32-bit word per pair
             int panel = 0;
-            for (; panel + 2 <= b.PanelCount; panel += 2)
+            for (; panel + 4 <= b.PanelCount; panel += 4)
             {
-                sbyte* w0 = weights + (nint)panel * panelBytes, w1 = w0 + panelBytes;
-                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+                sbyte* w = weights + (nint)panel * panelBytes;
+                nint stride = panelBytes;
+                Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
                 for (int* xr = xp, end = xp + pairs; xr < end; xr++)
                 {
                     Vector256<short> pair = Vector256.Create(*xr).AsInt16();
-                    s0 = Avx2.Add(s0, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w0), pair));
-                    s1 = Avx2.Add(s1, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w0 + 16), pair));
-                    s2 = Avx2.Add(s2, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w1), pair));
-                    s3 = Avx2.Add(s3, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w1 + 16), pair));
-                    w0 += 32;
-                    w1 += 32;
+                    s0 = Avx2.Add(s0, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w), pair));
+                    s1 = Avx2.Add(s1, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w + 16), pair));
+                    s2 = Avx2.Add(s2, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w + stride), pair));
+                    s3 = Avx2.Add(s3, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w + stride + 16), pair));
+                    s4 = Avx2.Add(s4, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w + 2 * stride), pair));
+                    s5 = Avx2.Add(s5, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w + 2 * stride + 16), pair));
+                    s6 = Avx2.Add(s6, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w + 3 * stride), pair));
+                    s7 = Avx2.Add(s7, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w + 3 * stride + 16), pair));
+                    w += 32;
                 }
                 Finish(s0, s1, b, panel, c, accumulate);
                 Finish(s2, s3, b, panel + 1, c, accumulate);
+                Finish(s4, s5, b, panel + 2, c, accumulate);
+                Finish(s6, s7, b, panel + 3, c, accumulate);
             }
-            if (panel < b.PanelCount)
+            for (; panel < b.PanelCount; panel++)
             {
-                sbyte* w0 = weights + (nint)panel * panelBytes;
+                sbyte* w = weights + (nint)panel * panelBytes;
                 Vector256<int> s0 = default, s1 = default;
                 for (int* xr = xp, end = xp + pairs; xr < end; xr++)
                 {
                     Vector256<short> pair = Vector256.Create(*xr).AsInt16();
-                    s0 = Avx2.Add(s0, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w0), pair));
-                    s1 = Avx2.Add(s1, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w0 + 16), pair));
-                    w0 += 32;
+                    s0 = Avx2.Add(s0, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w), pair));
+                    s1 = Avx2.Add(s1, Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(w + 16), pair));
+                    w += 32;
                 }
                 Finish(s0, s1, b, panel, c, accumulate);
             }
