@@ -352,11 +352,8 @@ public class TrainingTests
         for (int step = 0; step < 3; step++) trainer.TrainStep();
 
         // Both threads count: the caller's (share 0, its gradient rows, clipping, Adam) and the worker's (share 1, its rows).
-        long before = GC.GetAllocatedBytesForCurrentThread(), workersBefore = trainer.WorkerAllocatedBytes;
         double total = 0;
-        for (int step = 0; step < 5; step++) total += trainer.TrainStep().Loss;
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before + (trainer.WorkerAllocatedBytes - workersBefore);
-        Assert.Equal(0L, allocated);
+        Assert.Equal(0L, SteadyState.AllocatedBytes(() => total += trainer.TrainStep().Loss, steps: 3, () => trainer.WorkerAllocatedBytes));
         Assert.True(double.IsFinite(total));
     }
 
@@ -368,12 +365,8 @@ public class TrainingTests
         var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = 4, Steps = 8 });
         for (int step = 0; step < 3; step++) trainer.TrainStep();
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
         double total = 0;
-        for (int step = 0; step < 5; step++) total += trainer.TrainStep().Loss;
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.Equal(0L, allocated);
+        Assert.Equal(0L, SteadyState.AllocatedBytes(() => total += trainer.TrainStep().Loss, steps: 3));
         Assert.True(double.IsFinite(total));
     }
 
@@ -388,13 +381,9 @@ public class TrainingTests
         sampler.Prime([0, 1, 2]);
         for (int i = 0; i < 5; i++) sampler.Next();
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
         int sum = 0;
-        for (int i = 0; i < 100; i++) sum += sampler.Next();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        Assert.Equal(0L, allocated);
-        Assert.InRange(sum, 0, 100 * (model.Config.VocabSize - 1));
+        Assert.Equal(0L, SteadyState.AllocatedBytes(() => sum += sampler.Next(), steps: 100));
+        Assert.InRange(sum, 0, 500 * (model.Config.VocabSize - 1));
     }
 
     // ---- Adam ------------------------------------------------------------------------------------------------
