@@ -20,20 +20,23 @@ public sealed class Int8Matrix
 
     public Int8Matrix(int k, int n)
     {
-        if (k < 0 || n < 0) throw new ArgumentOutOfRangeException(nameof(k), $"matrix sizes must be non-negative, got k={k} n={n}");
-        if (k > MaxK) throw new ArgumentOutOfRangeException(nameof(k), k, $"at most {MaxK} rows: the 32-bit sums would have no room for 16-bit activations");
+        if (k < 0 || k > MaxK) throw new ArgumentOutOfRangeException(nameof(k), k, $"rows must be in 0..{MaxK} (beyond, an input in [-1, 1] would keep fewer than 8 bits in the 32-bit sums)");
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "columns must be non-negative");
         K = k;
         N = n;
         Pairs = (k + 1) / 2;
         PanelCount = (n + PanelWidth - 1) / PanelWidth;
         ActivationLimit = (int)Math.Min(short.MaxValue, int.MaxValue / ((long)WeightLimit * Math.Max(1, 2 * Pairs)));
         ActivationScale = 1 << (int)Math.Log2(ActivationLimit);
-        _panels = new sbyte[PanelCount * Pairs * PanelWidth * 2];
+        long bytes = (long)PanelCount * Pairs * PanelWidth * 2;
+        if (bytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(n), n, $"({k}, {n}) needs {bytes} bytes of panels, more than one array holds");
+        _panels = new sbyte[bytes];
         _outputScale = new float[PanelCount * PanelWidth];
     }
 
-    /// <summary>Rows beyond which even an activation of 1 would not get 8 bits: far beyond any hidden size here.</summary>
-    public const int MaxK = 1 << 20;
+    /// <summary>Rows beyond which an activation of 1 would keep fewer than 8 bits (the scale would fall below 256):
+    /// far beyond any hidden size here.</summary>
+    public const int MaxK = 1 << 16;
 
     public int K { get; }
     public int N { get; }
@@ -50,7 +53,7 @@ public sealed class Int8Matrix
 
     /// <summary>
     /// Activations are rounded to multiples of 1 / ActivationScale, a power of two (so x * scale is exact) at most
-    /// ActivationLimit: 16384 up to k = 516, so an input in [-1, 1] (h of every cell here) keeps 15 bits, and
+    /// ActivationLimit: 16384 up to k = 1032, so an input in [-1, 1] (h of every cell here) keeps 15 bits, and
     /// inputs up to ActivationLimit / ActivationScale (≥ 1) are represented before they saturate.
     /// </summary>
     public float ActivationScale { get; }
@@ -63,7 +66,8 @@ public sealed class Int8Matrix
     {
         get
         {
-            if ((uint)p >= (uint)K || (uint)j >= (uint)N) throw new ArgumentOutOfRangeException(nameof(p), $"({p}, {j}) is outside ({K}, {N})");
+            if ((uint)p >= (uint)K) throw new ArgumentOutOfRangeException(nameof(p), p, $"row must be in 0..{K - 1}");
+            if ((uint)j >= (uint)N) throw new ArgumentOutOfRangeException(nameof(j), j, $"column must be in 0..{N - 1}");
             return _panels[Position(p, j)] * ColumnScale(j);
         }
     }

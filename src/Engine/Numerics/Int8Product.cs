@@ -16,7 +16,9 @@ namespace CharRnn.Engine.Numerics;
 
 public static class Int8Product
 {
-    [ThreadStatic] private static short[]? t_row; // (2 * Pairs) one row of A as 16-bit integers, padded with 0 to pairs
+    // One row of A as 16-bit integers, padded with 0 to whole pairs: (2 * Pairs) of whichever matrix is in hand,
+    // in a per-thread buffer of at least max(2 * Pairs, 1024) shorts shared by every matrix that thread multiplies.
+    [ThreadStatic] private static short[]? t_row;
 
     /// <summary>C[i, j] = [C[i, j] +] sum_p A[i, p] * B[p, j] as described above; A rows lda apart, C rows ldc apart.</summary>
     public static void Multiply(ReadOnlySpan<float> a, int lda, Int8Matrix b, Span<float> c, int ldc, int m, bool accumulate) =>
@@ -25,6 +27,7 @@ public static class Int8Product
     /// <summary>As above at a chosen width (tests run every width the machine supports).</summary>
     public static void Multiply(ReadOnlySpan<float> a, int lda, Int8Matrix b, Span<float> c, int ldc, int m, bool accumulate, SimdWidth width)
     {
+        ArgumentNullException.ThrowIfNull(b);
         int k = b.K, n = b.N;
         if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "row count must be non-negative");
         if (m == 0 || n == 0) return;
@@ -45,7 +48,9 @@ public static class Int8Product
 
     /// <summary>
     /// q[p] = round-to-nearest-even(clamp(x[p] * scale, ±limit)) for p &lt; k, and 0 up to q's end. Clamping before
-    /// rounding equals clamping after (the limit is an integer). NaN inputs give unspecified (finite) integers.
+    /// rounding equals clamping after (the limit is an integer). NaN becomes 0 at every width (the model never
+    /// feeds one: checkpoints with non-finite values are refused, and so are non-finite weights here); without
+    /// that rule, max/min would turn it into -limit in vector lanes and 0 in the scalar tail.
     /// </summary>
     internal static void QuantizeRow(ReadOnlySpan<float> x, float scale, int limit, Span<short> q, SimdWidth width)
     {
@@ -57,17 +62,25 @@ public static class Int8Product
             ref short destination = ref MemoryMarshal.GetReference(q);
             for (; p + 16 <= x.Length; p += 16)
             {
-                Vector256<int> first = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(Vector256.LoadUnsafe(ref source, (nuint)p) * s, low), high));
-                Vector256<int> second = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(Vector256.LoadUnsafe(ref source, (nuint)p + 8) * s, low), high));
+                Vector256<int> first = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(WithoutNaN(Vector256.LoadUnsafe(ref source, (nuint)p) * s), low), high));
+                Vector256<int> second = Avx.ConvertToVector256Int32(Avx.Min(Avx.Max(WithoutNaN(Vector256.LoadUnsafe(ref source, (nuint)p + 8) * s), low), high));
                 // packssdw works within 128-bit lanes (first's low half, second's low half, first's high, second's
                 // high); swapping the middle quarters puts the 16 values back in order.
                 Vector256<short> packed = Avx2.PackSignedSaturate(first, second);
                 Avx2.Permute4x64(packed.AsInt64(), 0b11_01_10_00).AsInt16().StoreUnsafe(ref destination, (nuint)p);
             }
         }
-        for (; p < x.Length; p++) q[p] = (short)MathF.Round(Math.Clamp(x[p] * scale, -limit, limit));
+        for (; p < x.Length; p++)
+        {
+            float v = x[p] * scale;
+            q[p] = float.IsNaN(v) ? (short)0 : (short)MathF.Round(Math.Clamp(v, -limit, limit));
+        }
         q[x.Length..].Clear();
     }
+
+    /// <summary>v with its NaN lanes set to 0 (a NaN is the one value unequal to itself).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WithoutNaN(Vector256<float> v) => v & Vector256.Equals(v, v);
 
     /// <summary>The definition: per column, the integer sum over pairs, then one multiply by the scale (and one add).</summary>
     private static void RowScalar(ReadOnlySpan<short> x, Int8Matrix b, Span<float> c, bool accumulate)
@@ -88,8 +101,9 @@ public static class Int8Product
         }
     }
 
-    // The vector rows: two panels at a time share each broadcast pair of activations (one panel for an odd
-    // count). The weights are read once, front to back, and the activations walked by pointer. Never inlined:
+    // The vector rows: several panels share each broadcast pair of activations (Vector256: four, then the rest
+    // one by one; Vector512: two, then one; Vector128: one). The weights are read once, front to back, and the
+    // activations walked by pointer. Never inlined:
     // profile-guided inlining pulled them into the generation step, where register pressure spilled two
     // accumulators to the stack on every pair.
 

@@ -11,7 +11,8 @@ internal sealed class GenerationWeights
     private readonly PackedMatrix? _packed; // Float32 or BFloat16: (k, n) panels
     private readonly Int8Matrix? _int8;     // Int8: (k, n) 8-bit panels
 
-    /// <summary>w: W (n, k) row-major. halfPanels: hold bf16 panels (for one or two streams, which stream them).</summary>
+    /// <summary>w: W (n, k) row-major, a copy this takes over (bf16 rounds it in place). halfPanels: hold bf16 panels
+    /// (for one or two streams, which stream them).</summary>
     public GenerationWeights(float[] w, int k, int n, WeightFormat format, bool halfPanels)
     {
         if (format == WeightFormat.Int8)

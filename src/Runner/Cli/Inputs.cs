@@ -1,7 +1,6 @@
 // Loading what the user points the runner at, translating every engine failure into a UserError with a hint.
 using System.Reflection;
 using CharRnn.Engine.IO;
-
 using CharRnn.Engine.Sampling;
 
 namespace CharRnn.Runner.Cli;

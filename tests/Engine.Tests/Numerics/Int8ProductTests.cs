@@ -56,13 +56,14 @@ public class Int8ProductTests
     [Theory, MemberData(nameof(Widths))]
     public void EveryDepth_0To256_GivesTheScalarTwinsBits(SimdWidth width)
     {
-        for (int k = 0; k <= 256; k++) CheckAgainstScalar(width, m: 1, n: 37, k, accumulate: k % 2 == 1);
+        for (int k = 0; k <= 256; k++) CheckAgainstScalar(width, m: 1, n: 73, k, accumulate: k % 2 == 1); // 5 panels: four together, one alone
     }
 
     [Theory, MemberData(nameof(Widths))]
     public void OddLargeShapes_GiveTheScalarTwinsBits(SimdWidth width)
     {
-        CheckAgainstScalar(width, m: 3, n: 1001, k: 1031, accumulate: true); // past k = 516: a smaller activation scale
+        CheckAgainstScalar(width, m: 3, n: 1001, k: 1031, accumulate: true); // past k = 516: a smaller activation limit
+        CheckAgainstScalar(width, m: 2, n: 77, k: 2001, accumulate: false);   // past k = 1032: a smaller activation scale
         CheckAgainstScalar(width, m: 1, n: 2047, k: 515, accumulate: false);
         CheckAgainstScalar(width, m: 2, n: 73, k: 513, accumulate: true);
     }
@@ -130,6 +131,7 @@ public class Int8ProductTests
     [InlineData(518, 32643, 16384)]   // (2^31 - 1) / (127 * 518): the limit starts to shrink
     [InlineData(1031, 16385, 16384)]
     [InlineData(2000, 8454, 8192)]
+    [InlineData(Int8Matrix.MaxK, 258, 256)] // the most rows: an input of 1 still keeps 8 bits
     public void ActivationScale_LeavesRoomInThe32BitSums(int k, int limit, int scale)
     {
         var b = new Int8Matrix(k, 1);
@@ -178,6 +180,16 @@ public class Int8ProductTests
         Assert.Equal(new short[] { 0, 0, 0 }, q[37..]); // padding up to the pair boundary and beyond is cleared
     }
 
+    [Theory, MemberData(nameof(Widths))]
+    public void NaNBecomesZero_AndInfinitiesSaturate_TheSameAtEveryWidth(SimdWidth width)
+    {
+        float[] x = new float[35];
+        for (int i = 0; i < x.Length; i++) x[i] = (i % 4) switch { 0 => float.NaN, 1 => float.PositiveInfinity, 2 => float.NegativeInfinity, _ => 0.25f };
+        short[] q = new short[36];
+        Int8Product.QuantizeRow(x, 16384, 32767, q, width);
+        for (int i = 0; i < x.Length; i++) Assert.Equal((i % 4) switch { 0 => (short)0, 1 => (short)32767, 2 => (short)-32767, _ => (short)4096 }, q[i]);
+    }
+
     [Fact]
     public void BadArguments_AreRejected()
     {
@@ -187,5 +199,10 @@ public class Int8ProductTests
         Assert.Throws<ArgumentException>(() => Int8Product.Multiply(new float[8], 3, b, new float[6], 3, 2, false));  // lda < k
         Assert.Throws<ArgumentOutOfRangeException>(() => Int8Product.Multiply(new float[8], 4, b, new float[6], 3, -1, false));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Int8Matrix(Int8Matrix.MaxK + 1, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Int8Matrix(4, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Int8Matrix(Int8Matrix.MaxK, 1 << 20)); // 64 GiB of panels: refused, not wrapped
+        Assert.Throws<ArgumentOutOfRangeException>(() => b[4, 0]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => b[0, 3]);
+        Assert.Throws<ArgumentNullException>(() => Int8Product.Multiply(new float[8], 4, null!, new float[6], 3, 2, false));
     }
 }

@@ -235,6 +235,6 @@ public class SamplerTests
         sampler.Prime([1, 2]);
         int[] symbols = new int[3];
         for (int i = 0; i < 3; i++) sampler.Next(symbols);
-        Assert.Equal(0L, SteadyState.AllocatedBytes(() => sampler.Next(symbols), steps: 50));
+        SteadyState.AssertAllocatesNothing(() => sampler.Next(symbols), steps: 50);
     }
 }

@@ -116,7 +116,7 @@ public class SplitStepperTests
         using var sampler = new Sampler(model, seed: 4, count: 1, threads: 2, WeightFormat.Int8);
         sampler.Prime([1, 2]);
         for (int i = 0; i < 5; i++) sampler.Next();
-        Assert.Equal(0L, SteadyState.AllocatedBytes(() => sampler.Next(), steps: 100, () => sampler.WorkerAllocatedBytes));
+        SteadyState.AssertAllocatesNothing(() => sampler.Next(), steps: 100, () => sampler.WorkerAllocatedBytes);
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public class SplitStepperTests
         Assert.Equal(2, sampler.Threads);
         sampler.Prime([1, 2]);
         for (int i = 0; i < 5; i++) sampler.Next();
-        Assert.Equal(0L, SteadyState.AllocatedBytes(() => sampler.Next(), steps: 100, () => sampler.WorkerAllocatedBytes));
+        SteadyState.AssertAllocatesNothing(() => sampler.Next(), steps: 100, () => sampler.WorkerAllocatedBytes);
     }
 
     [Fact]

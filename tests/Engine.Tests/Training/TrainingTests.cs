@@ -353,7 +353,7 @@ public class TrainingTests
 
         // Both threads count: the caller's (share 0, its gradient rows, clipping, Adam) and the worker's (share 1, its rows).
         double total = 0;
-        Assert.Equal(0L, SteadyState.AllocatedBytes(() => total += trainer.TrainStep().Loss, steps: 3, () => trainer.WorkerAllocatedBytes));
+        SteadyState.AssertAllocatesNothing(() => total += trainer.TrainStep().Loss, steps: 3, () => trainer.WorkerAllocatedBytes);
         Assert.True(double.IsFinite(total));
     }
 
@@ -366,7 +366,7 @@ public class TrainingTests
         for (int step = 0; step < 3; step++) trainer.TrainStep();
 
         double total = 0;
-        Assert.Equal(0L, SteadyState.AllocatedBytes(() => total += trainer.TrainStep().Loss, steps: 3));
+        SteadyState.AssertAllocatesNothing(() => total += trainer.TrainStep().Loss, steps: 3);
         Assert.True(double.IsFinite(total));
     }
 
@@ -382,7 +382,7 @@ public class TrainingTests
         for (int i = 0; i < 5; i++) sampler.Next();
 
         int sum = 0;
-        Assert.Equal(0L, SteadyState.AllocatedBytes(() => sum += sampler.Next(), steps: 100));
+        SteadyState.AssertAllocatesNothing(() => sum += sampler.Next(), steps: 100);
         Assert.InRange(sum, 0, 500 * (model.Config.VocabSize - 1));
     }
 
