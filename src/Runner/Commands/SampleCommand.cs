@@ -27,7 +27,7 @@ public static class SampleCommand
         var stop = new Option<string[]>("--stop") { Description = "end a sample when it produces this text, which is not printed (repeatable; \\n, \\t, \\\\ are escapes)" };
         var count = new Option<int>("--count") { Description = "independent samples, drawn together as one batch", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "threads that share each step's weights (default: all cores; the text does not depend on it)" };
-        var weights = new Option<string>("--weights") { Description = "f32 (as trained); bf16: weights rounded to bfloat16, half the bytes per character with --count 1 or 2; int8: 8-bit weights with a scale per unit, a quarter of the bytes, fastest for a few samples (see eval --weights for the loss each costs)", DefaultValueFactory = _ => "f32" };
+        var weights = new Option<string>("--weights") { Description = "f32 (as trained); bf16: weights rounded to bfloat16, half the bytes per character with --count 1 or 2; int8: 8-bit weights with a scale per unit, a quarter of the bytes, the fastest (see eval --weights for the loss each costs)", DefaultValueFactory = _ => "f32" };
         var separator = new Option<string>("--separator") { Description = "printed between samples when --count > 1 (escapes as --stop)", DefaultValueFactory = _ => "\\n---\\n" };
         var command = new Command("sample", "Generate text from a trained checkpoint.")
         {
