@@ -36,9 +36,11 @@ public static class BenchCommand
         new("W4-int8", "W4 with int8 weights", false, 128, 1, 1, WeightFormat.Int8),
     ];
 
+    private static readonly string WorkloadNames = string.Join(", ", Workloads.Select(w => w.Name)) + " or all";
+
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var workload = new Option<string>("--workload") { Description = "W1, W2, W3, W4, W3-bf16, W4-bf16, W3-int8, W4-int8 or all", DefaultValueFactory = _ => "all" };
+        var workload = new Option<string>("--workload") { Description = WorkloadNames, DefaultValueFactory = _ => "all" };
         var threads = new Option<int?>("--threads") { Description = "threads for every workload (default: all cores); sampling splits each step's weights among them" };
         var seconds = new Option<double>("--seconds") { Description = "measuring time per workload, after warm-up", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
@@ -47,7 +49,7 @@ public static class BenchCommand
         {
             string name = parse.GetValue(workload)!;
             var chosen = name.Equals("all", StringComparison.OrdinalIgnoreCase) ? Workloads : Workloads.Where(w => w.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToArray();
-            if (chosen.Length == 0) throw new UserError($"--workload '{name}' is not a workload", "use W1, W2, W3, W4, W3-bf16, W4-bf16, W3-int8, W4-int8 or all");
+            if (chosen.Length == 0) throw new UserError($"--workload '{name}' is not a workload", $"use {WorkloadNames}");
             int threadCount = Inputs.Threads(parse.GetValue(threads));
             double budget = parse.GetValue(seconds);
             if (!(budget > 0 && budget <= 3600)) throw new UserError($"--seconds must be in (0, 3600], got {budget.ToString(Invariant)}", "e.g. --seconds 10");
@@ -57,7 +59,7 @@ public static class BenchCommand
             var (text, _) = Inputs.Corpus(null);
             var vocabulary = Vocabulary.FromText(text);
             int[] tokens = vocabulary.Encode(text);
-            var results = new List<(Workload W, int Threads, double CharsPerSecond, double BestWindow, double Gflops, double PeakShare)>();
+            var results = new List<(Workload W, int Threads, double CharsPerSecond, double BestWindow, double Gflops)>();
             foreach (var w in chosen)
             {
                 var model = new CharModel<float>(new ModelConfig(CellKind.Lstm, vocabulary.Count, w.Hidden, 2));
@@ -66,26 +68,21 @@ public static class BenchCommand
                 int used = w.Training ? Math.Min(threadCount, w.Batch) : SplitStepper.ThreadsFor(w.Hidden, threadCount);
                 error.WriteLine($"{w.Name}: {w.What}, {used} thread{(used == 1 ? "" : "s")}...");
                 var (rate, bestWindow) = w.Training ? TrainRate(model, tokens, w, used, budget) : SampleRate(model, used, w.Weights, budget);
-                results.Add((w, used, rate, bestWindow, rate * flopsPerChar / 1e9, 0));
+                results.Add((w, used, rate, bestWindow, rate * flopsPerChar / 1e9));
             }
             // The peak again after the workloads, keeping the larger: a neighbour busy during one measurement
             // would otherwise lower the peak and inflate every share (a share over 100% was seen that way).
             peakOne = Math.Max(peakOne, FmaPeak.Measure(1));
             peakAll = Math.Max(peakAll, FmaPeak.Measure(threadCount));
-            for (int i = 0; i < results.Count; i++)
-            {
-                // The peak of the threads actually used: measured for 1 and for all; in between, per-core peak x threads.
-                int used = results[i].Threads;
-                double peak = used == 1 ? peakOne : used == threadCount ? peakAll : peakOne * used;
-                results[i] = results[i] with { PeakShare = results[i].Gflops / peak };
-            }
+            // A share of the peak of the threads actually used: measured for 1 and for all; in between, per-core peak x threads.
+            double PeakShare(int used, double gflops) => gflops / (used == 1 ? peakOne : used == threadCount ? peakAll : peakOne * used);
 
             if (parse.GetValue(json))
             {
                 var line = new StringBuilder();
                 line.Append(Invariant, $"{{\"cores\": {Environment.ProcessorCount}, \"simd\": \"{Simd.Best}\", \"fma_peak_gflops_1_thread\": {peakOne:F1}, \"fma_peak_gflops_{threadCount}_threads\": {peakAll:F1}, \"workloads\": [");
                 line.AppendJoin(", ", results.Select(r => string.Create(Invariant,
-                    $"{{\"workload\": \"{r.W.Name}\", \"threads\": {r.Threads}, \"chars_per_s\": {r.CharsPerSecond:F0}, \"best_window_chars_per_s\": {r.BestWindow:F0}, \"gflops\": {r.Gflops:F2}, \"peak_share\": {r.PeakShare:F4}}}")));
+                    $"{{\"workload\": \"{r.W.Name}\", \"threads\": {r.Threads}, \"chars_per_s\": {r.CharsPerSecond:F0}, \"best_window_chars_per_s\": {r.BestWindow:F0}, \"gflops\": {r.Gflops:F2}, \"peak_share\": {PeakShare(r.Threads, r.Gflops):F4}}}")));
                 line.Append("]}");
                 output.WriteLine(line.ToString());
             }
@@ -94,7 +91,7 @@ public static class BenchCommand
                 output.WriteLine(string.Create(Invariant, $"FMA peak (fp32, {Simd.Best}): {peakOne:F1} GFLOP/s on 1 thread, {peakAll:F1} on {threadCount}"));
                 output.WriteLine($"{"workload",-40} {"threads",7} {"chars/s",10} {"GFLOP/s",8} {"of peak",8} {"best 0.5 s",11}");
                 foreach (var r in results)
-                    output.WriteLine(string.Create(Invariant, $"{r.W.Name + " " + r.W.What,-40} {r.Threads,7} {r.CharsPerSecond,10:N0} {r.Gflops,8:F1} {r.PeakShare,8:P0} {r.BestWindow,11:N0}"));
+                    output.WriteLine(string.Create(Invariant, $"{r.W.Name + " " + r.W.What,-40} {r.Threads,7} {r.CharsPerSecond,10:N0} {r.Gflops,8:F1} {PeakShare(r.Threads, r.Gflops),8:P0} {r.BestWindow,11:N0}"));
             }
             return 0;
         });
