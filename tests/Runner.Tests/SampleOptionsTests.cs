@@ -81,15 +81,21 @@ public sealed class SampleOptionsTests : IDisposable
         Cli.AssertSucceeded(bf16);
         Assert.StartsWith("Alice ", bf16.Out);
         Assert.Contains("bf16 weights", bf16.Err);
-        string text = Path.Combine(AppContext.BaseDirectory, "Fixtures", "interop", "heldout.txt");
-        var f32 = Cli.Run("eval", "--model", Model, "--text", text, "--json");
-        var rounded = Cli.Run("eval", "--model", Model, "--text", text, "--json", "--weights", "bf16");
-        Cli.AssertSucceeded(f32);
-        Cli.AssertSucceeded(rounded);
-        double Nats(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("nats_per_char").GetDouble();
-        double a = Nats(f32.Out), b = Nats(rounded.Out);
+        var (a, b) = HeldOutLoss("bf16");
         Assert.NotEqual(a, b);                  // the weights really were rounded
         Assert.True(Math.Abs(a - b) < 0.01 * a, $"bf16 moved the loss from {a} to {b}");
+    }
+
+    /// <summary>`eval --json` on the interop held-out text: nats/char with f32 weights and with the given format.</summary>
+    private static (double F32, double Other) HeldOutLoss(string weights)
+    {
+        string text = Path.Combine(AppContext.BaseDirectory, "Fixtures", "interop", "heldout.txt");
+        var f32 = Cli.Run("eval", "--model", Model, "--text", text, "--json");
+        var other = Cli.Run("eval", "--model", Model, "--text", text, "--json", "--weights", weights);
+        Cli.AssertSucceeded(f32);
+        Cli.AssertSucceeded(other);
+        double Nats(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("nats_per_char").GetDouble();
+        return (Nats(f32.Out), Nats(other.Out));
     }
 
     [Fact]
@@ -101,12 +107,7 @@ public sealed class SampleOptionsTests : IDisposable
         Assert.StartsWith("Alice ", one.Out);
         Assert.Contains("int8 weights", one.Err);
         Assert.Equal(one.Out, two.Out);
-        string text = Path.Combine(AppContext.BaseDirectory, "Fixtures", "interop", "heldout.txt");
-        var f32 = Cli.Run("eval", "--model", Model, "--text", text, "--json");
-        var int8 = Cli.Run("eval", "--model", Model, "--text", text, "--json", "--weights", "int8");
-        Cli.AssertSucceeded(int8);
-        double Nats(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("nats_per_char").GetDouble();
-        double a = Nats(f32.Out), b = Nats(int8.Out);
+        var (a, b) = HeldOutLoss("int8");
         Assert.NotEqual(a, b);
         Assert.True(Math.Abs(a - b) < 0.01 * a, $"int8 moved the loss from {a} to {b}");
     }
