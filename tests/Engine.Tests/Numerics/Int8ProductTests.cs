@@ -8,15 +8,15 @@ namespace CharRnn.Engine.Tests.Numerics;
 
 public class Int8ProductTests
 {
-    public static TheoryData<SimdWidth> Widths() { var d = new TheoryData<SimdWidth>(); foreach (var w in Simd.Accelerated) d.Add(w); return d; }
+    public static TheoryData<SimdWidth> Widths() => GemmTests.Widths();
 
     private const float Guard = 12345.5f;
 
-    private static float[] Random(int count, int seed, float scale = 1f)
+    private static float[] Random(int count, int seed)
     {
         var r = new Random(seed);
         var v = new float[count];
-        for (int i = 0; i < count; i++) v[i] = (float)(r.NextDouble() * 2 - 1) * scale;
+        for (int i = 0; i < count; i++) v[i] = (float)(r.NextDouble() * 2 - 1);
         return v;
     }
 
