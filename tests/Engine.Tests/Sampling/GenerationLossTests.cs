@@ -10,7 +10,8 @@ public class GenerationLossTests
 {
     private const int V = 11;
 
-    /// <summary>The evaluator's loss goes through float softmax; this one sums in double: ~1e-7 per character apart.</summary>
+    /// <summary>Both sum the same per-character float losses in double, but the evaluator sums each chunk's mean
+    /// times its length: ~1e-7 relative apart at most.</summary>
     private const double SameLogitsRelative = 1e-6;
 
     private static (CharModel<float> Model, int[] Tokens) Setup()
