@@ -136,6 +136,7 @@ public static class GruCell
         return rows;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // out of line: see LstmCell.ForwardVectorised
     private static int ForwardVectorised<TOps, TVec>(Span<float> gates, ReadOnlySpan<float> recurrent, ReadOnlySpan<float> hPrev, Span<float> h, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
@@ -169,6 +170,7 @@ public static class GruCell
         return vectorEnd;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // out of line: see LstmCell.ForwardVectorised
     private static int BackwardVectorised<TOps, TVec>(ReadOnlySpan<float> gates, ReadOnlySpan<float> recurrent, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> dh,
         Span<float> dProjection, Span<float> dRecurrent, Span<float> dhPrev, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct

@@ -144,6 +144,9 @@ public static class LstmCell
         return rows;
     }
 
+    // Kept out of line: inlined into a time loop it would exhaust the caller's inlining budget, and the
+    // activations' Exp would then be called per vector instead of fused into the pass.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static int ForwardVectorised<TOps, TVec>(Span<float> gates, ReadOnlySpan<float> cPrev, Span<float> c, Span<float> tanhC, Span<float> h, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
@@ -177,6 +180,7 @@ public static class LstmCell
         return vectorEnd;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // out of line: see ForwardVectorised
     private static int BackwardVectorised<TOps, TVec>(ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> tanhC, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dGates, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct
     {

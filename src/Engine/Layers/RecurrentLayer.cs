@@ -33,6 +33,7 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     private readonly T[] _recurrentMask; // (B, H) variational dropout mask on h(t-1), one draw per window; empty when off
     private readonly T[] _maskedHidden;  // (T, B, H) h(t-1) * mask, the recurrent product's input at each step; empty when off
     private readonly T[] _dMaskedHidden; // (B, H) gradient at h(t-1) * mask, before it passes back through the mask
+    private readonly T[] _projectionBias; // (G) b_ih, plus b_hh where the cell folds it into the projection
     private readonly float _recurrentDropout;
 
     protected RecurrentLayer(CharModel<T> model, int layer, int batch, int steps, float recurrentDropout = 0f)
@@ -51,6 +52,7 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         DProjection = Projection; // halves the largest activation memory (W1: 26 MB per layer and share)
         DHiddenNext = new T[batch * Hidden];
         _dEmbedding = layer == 0 ? new T[InputWidth * Gates] : [];
+        _projectionBias = new T[Gates];
         _recurrentDropout = recurrentDropout;
         bool masked = recurrentDropout > 0;
         if (masked) DropoutMask.Threshold(recurrentDropout); // validates the probability
@@ -205,25 +207,27 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         // RecurrentInput, over all T*B rows (A^T read in place through strides)
         Kernels.Multiply(dRecurrent[first..], 1, Gates, inputs, Hidden,
             gradients.Slice(WeightHh.Offset + first * Hidden, (end - first) * Hidden), Hidden, end - first, Hidden, rows, accumulate: true);
-        Kernels.AddColumnSums(dRecurrent[..(rows * Gates)], Gates, first, gradients.Slice(BiasHh.Offset + first, end - first));
+        // A folded b_hh has b_ih's gradient: AccumulateInputGradients sums both in one pass.
+        if (!FoldsRecurrentBias) Kernels.AddColumnSums(dRecurrent[..(rows * Gates)], Gates, first, gradients.Slice(BiasHh.Offset + first, end - first));
     }
 
     private void ProjectInput(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, int steps)
     {
         int rows = steps * Batch;
         Span<T> projection = Projection.AsSpan(0, rows * Gates);
+        // The biases the projection carries, summed once: one pass over the (T, B, G) projection instead of two.
+        Span<T> bias = _projectionBias;
+        Model.View(BiasIh).CopyTo(bias);
+        if (FoldsRecurrentBias) TensorPrimitives.Add<T>(bias, Model.View(BiasHh), bias);
         if (LayerIndex == 0)
         {
-            // One-hot input: x W_ih^T is row x of W_ih^T; a gather, never a multiply by zeros.
+            // One-hot input: x W_ih^T is row x of W_ih^T; a gather, never a multiply by zeros, fused with the bias.
             ReadOnlySpan<T> weightT = Model.Transposed(WeightIh); // (V, G)
-            for (int n = 0; n < rows; n++) weightT.Slice(tokens[n] * Gates, Gates).CopyTo(projection.Slice(n * Gates, Gates));
+            for (int n = 0; n < rows; n++) TensorPrimitives.Add<T>(weightT.Slice(tokens[n] * Gates, Gates), bias, projection.Slice(n * Gates, Gates));
+            return;
         }
-        else
-        {
-            Model.MultiplyByTransposed(input, WeightIh, projection, rows, accumulate: false);
-        }
-        Kernels.AddBiasToRows<T>(Model.View(BiasIh), projection, accumulate: true);
-        if (FoldsRecurrentBias) Kernels.AddBiasToRows<T>(Model.View(BiasHh), projection, accumulate: true);
+        Model.MultiplyByTransposed(input, WeightIh, projection, rows, accumulate: false);
+        Kernels.AddBiasToRows<T>(bias, projection, accumulate: true);
     }
 
     /// <summary>dW_ih and db_ih for gate rows [first, end).</summary>
@@ -231,8 +235,9 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     {
         int rows = steps * Batch, count = end - first;
         ReadOnlySpan<T> dProjection = DProjection.AsSpan(0, rows * Gates);
-        // forward: projection = x W_ih^T + b_ih  =>  db_ih = sum over rows of dProjection
-        Kernels.AddColumnSums(dProjection, Gates, first, gradients.Slice(BiasIh.Offset + first, count));
+        // forward: projection = x W_ih^T + b_ih [+ b_hh]  =>  db_ih [= db_hh] = sum over rows of dProjection
+        Span<T> dBiasHh = FoldsRecurrentBias ? gradients.Slice(BiasHh.Offset + first, count) : default;
+        Kernels.AddColumnSums(dProjection, Gates, first, gradients.Slice(BiasIh.Offset + first, count), dBiasHh);
         Span<T> dWeightIh = gradients.Slice(WeightIh.Offset, WeightIh.Length); // (G, D)
         if (LayerIndex == 0)
         {

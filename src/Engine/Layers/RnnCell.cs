@@ -5,6 +5,7 @@
 // projection; backward needs only h. Deliberately not here: the products (the layer does those as GEMMs).
 // Remainder policy: a row's last H % width units run the scalar definition (in place: never twice).
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using CharRnn.Engine.Numerics;
@@ -101,6 +102,7 @@ public static class RnnCell
         return rows;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // out of line: see LstmCell.ForwardVectorised
     private static int ForwardVectorised<TOps, TVec>(Span<float> a, Span<float> h, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
@@ -120,6 +122,7 @@ public static class RnnCell
         return vectorEnd;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)] // out of line: see LstmCell.ForwardVectorised
     private static int BackwardVectorised<TOps, TVec>(ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dA, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct
     {

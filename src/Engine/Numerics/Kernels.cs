@@ -30,13 +30,22 @@ internal static class Kernels
     public static void MatMul<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate)
         where T : unmanaged, INumberBase<T> => Multiply(a, k, 1, b, n, c, n, m, n, k, accumulate);
 
-    /// <summary>sums += column sums of columns [first, first + sums.Length) of rows(r, width), row by row in order.</summary>
-    public static void AddColumnSums<T>(ReadOnlySpan<T> rows, int width, int first, Span<T> sums) where T : unmanaged, INumberBase<T>
+    /// <summary>
+    /// sums += column sums of columns [first, first + sums.Length) of rows(r, width), row by row in order; and the
+    /// same into alsoSums when it is not empty (two gradients known to be equal, from one read of the rows).
+    /// </summary>
+    public static void AddColumnSums<T>(ReadOnlySpan<T> rows, int width, int first, Span<T> sums, Span<T> alsoSums = default) where T : unmanaged, INumberBase<T>
     {
         int n = sums.Length;
         if (first < 0 || first + n > width) throw new ArgumentOutOfRangeException(nameof(first), $"columns [{first}, {first + n}) are outside rows of {width}");
+        if (!alsoSums.IsEmpty && alsoSums.Length != n) throw new ArgumentException($"alsoSums holds {alsoSums.Length}, sums {n}", nameof(alsoSums));
         if (n == 0 || width == 0) return;
-        for (int r = 0; r + width <= rows.Length; r += width) System.Numerics.Tensors.TensorPrimitives.Add(sums, rows.Slice(r + first, n), sums);
+        for (int r = 0; r + width <= rows.Length; r += width)
+        {
+            ReadOnlySpan<T> row = rows.Slice(r + first, n);
+            System.Numerics.Tensors.TensorPrimitives.Add(sums, row, sums);
+            if (!alsoSums.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(alsoSums, row, alsoSums);
+        }
     }
 
     /// <summary>Each row of rows(r, n) = bias(n) [+ row]: bias initialises or joins a projection.</summary>

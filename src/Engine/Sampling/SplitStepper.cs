@@ -44,7 +44,8 @@ public sealed class SplitStepper : IDisposable
         public float[] Embedding = [];      // (V, G_s) layer 0's W_ih^T columns for this part's gates: the one-hot gather
         public GenerationWeights?[] InputWeights = [];  // per layer (D, G_s) W_ih^T columns; null for layer 0
         public GenerationWeights[] RecurrentWeights = []; // per layer (H, G_s) W_hh^T columns
-        public float[][] BiasIh = [], BiasHh = [];   // per layer (G_s)
+        public float[][] ProjectionBias = []; // per layer (G_s) b_ih, plus b_hh where the cell folds it (as UnrolledModel sums them)
+        public float[][] BiasHh = [];       // per layer (G_s) GRU only: b_hh, which stays inside the step
         public float[] Gates = [];          // (B, G_s) projection, then gate pre-activations, then activations
         public float[] Recurrent = [];      // (B, G_s) GRU only: h(t-1) W_hh^T + b_hh, kept apart for r * hn
         public float[][][] Own = [];        // per layer, two (B, U) buffers: this part's slice of h(t-1) and h(t)
@@ -119,7 +120,7 @@ public sealed class SplitStepper : IDisposable
         int layers = _config.Layers;
         part.InputWeights = new GenerationWeights?[layers];
         part.RecurrentWeights = new GenerationWeights[layers];
-        part.BiasIh = new float[layers][];
+        part.ProjectionBias = new float[layers][];
         part.BiasHh = new float[layers][];
         part.Own = new float[layers][][];
         part.Cells = new float[_config.Cell == CellKind.Lstm ? layers : 0][][];
@@ -138,8 +139,9 @@ public sealed class SplitStepper : IDisposable
                 part.InputWeights[l] = Matrix(weightIh, inputs, gates);
             }
             part.RecurrentWeights[l] = Matrix(OwnRows(model.View(layout.WeightHh(l)), hidden, hidden, gateCount, u0, units), hidden, gates);
-            part.BiasIh[l] = OwnRows(model.View(layout.BiasIh(l)), 1, hidden, gateCount, u0, units);
+            part.ProjectionBias[l] = OwnRows(model.View(layout.BiasIh(l)), 1, hidden, gateCount, u0, units);
             part.BiasHh[l] = OwnRows(model.View(layout.BiasHh(l)), 1, hidden, gateCount, u0, units);
+            if (_config.Cell != CellKind.Gru) System.Numerics.Tensors.TensorPrimitives.Add(part.ProjectionBias[l], part.BiasHh[l], part.ProjectionBias[l]);
             part.Own[l] = [new float[batch * units], new float[batch * units]];
             if (part.Cells.Length > 0) part.Cells[l] = [new float[batch * units], new float[batch * units]];
         }
@@ -210,22 +212,22 @@ public sealed class SplitStepper : IDisposable
         Span<float> gateRows = part.Gates;
         for (int l = 0; l < _config.Layers; l++)
         {
-            // projection = x W_ih^T + b_ih (+ b_hh where the cell folds it), for this part's gate columns
+            // projection = x W_ih^T + (b_ih [+ b_hh] where the cell folds it), for this part's gate columns
+            ReadOnlySpan<float> bias = part.ProjectionBias[l];
             if (l == 0)
             {
-                for (int b = 0; b < batch; b++) part.Embedding.AsSpan(_tokens[b] * gates, gates).CopyTo(gateRows.Slice(b * gates, gates));
+                for (int b = 0; b < batch; b++) System.Numerics.Tensors.TensorPrimitives.Add(part.Embedding.AsSpan(_tokens[b] * gates, gates), bias, gateRows.Slice(b * gates, gates));
             }
             else
             {
                 part.InputWeights[l]!.Multiply(_hidden[l - 1][next], hidden, gateRows, gates, batch, accumulate: false);
+                Kernels.AddBiasToRows<float>(bias, gateRows, accumulate: true);
             }
-            Kernels.AddBiasToRows<float>(part.BiasIh[l], gateRows, accumulate: true);
             ReadOnlySpan<float> hPrevious = _hidden[l][previous];  // (B, H) all units: every part reads all of h(t-1)
             Span<float> own = part.Own[l][next];                    // (B, U) this part's units of h(t)
             switch (_config.Cell)
             {
                 case CellKind.Lstm:
-                    Kernels.AddBiasToRows<float>(part.BiasHh[l], gateRows, accumulate: true);
                     part.RecurrentWeights[l].Multiply(hPrevious, hidden, gateRows, gates, batch, accumulate: true);
                     LstmCell.Forward<float>(gateRows, part.Cells[l][previous], part.Cells[l][next], part.TanhCell, own, units);
                     break;
@@ -235,7 +237,6 @@ public sealed class SplitStepper : IDisposable
                     GruCell.Forward<float>(gateRows, part.Recurrent, part.Own[l][previous], own, units);
                     break;
                 default:
-                    Kernels.AddBiasToRows<float>(part.BiasHh[l], gateRows, accumulate: true);
                     part.RecurrentWeights[l].Multiply(hPrevious, hidden, gateRows, gates, batch, accumulate: true);
                     RnnCell.Forward<float>(gateRows, own, units);
                     break;
