@@ -236,8 +236,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         int rows = steps * Batch, count = end - first;
         ReadOnlySpan<T> dProjection = DProjection.AsSpan(0, rows * Gates);
         // forward: projection = x W_ih^T + b_ih [+ b_hh]  =>  db_ih [= db_hh] = sum over rows of dProjection
+        Span<T> dBiasIh = gradients.Slice(BiasIh.Offset + first, count);
         Span<T> dBiasHh = FoldsRecurrentBias ? gradients.Slice(BiasHh.Offset + first, count) : default;
-        Kernels.AddColumnSums(dProjection, Gates, first, gradients.Slice(BiasIh.Offset + first, count), dBiasHh);
         Span<T> dWeightIh = gradients.Slice(WeightIh.Offset, WeightIh.Length); // (G, D)
         if (LayerIndex == 0)
         {
@@ -248,14 +248,18 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
             for (int n = 0; n < rows; n++)
             {
                 Span<T> row = dEmbedding.Slice(tokens[n] * Gates + first, count);
-                System.Numerics.Tensors.TensorPrimitives.Add(row, dProjection.Slice(n * Gates + first, count), row);
+                TensorPrimitives.Add(row, dProjection.Slice(n * Gates + first, count), row);
             }
             for (int v = 0; v < InputWidth; v++)
             {
                 for (int g = first; g < end; g++) dWeightIh[g * InputWidth + v] += dEmbedding[v * Gates + g];
             }
+            // Every row went into exactly one token's row, so the bias gradient's column sums over all rows are
+            // the column sums of dEmbedding's V rows: no second pass over dProjection.
+            Kernels.AddColumnSums<T>(dEmbedding, Gates, first, dBiasIh, dBiasHh);
             return;
         }
+        Kernels.AddColumnSums(dProjection, Gates, first, dBiasIh, dBiasHh);
         // forward: projection = x W_ih^T  =>  dW_ih rows [first, end) += (columns [first, end) of dProjection)^T x
         Kernels.Multiply(dProjection[first..], 1, Gates, input[..(rows * InputWidth)], InputWidth,
             dWeightIh.Slice(first * InputWidth, count * InputWidth), InputWidth, count, InputWidth, rows, accumulate: true);
