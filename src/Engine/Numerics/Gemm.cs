@@ -36,6 +36,8 @@ public static class Gemm
     private const int InPlaceABlockMax = 4096; // A blocks up to 16 KiB (half of L1) are read in place...
     private const int InPlaceAPanelsMax = 16;  // ...and so are larger ones that fewer B panels than this reuse
     private const int WidestPanel = 32;     // NR at Vector512
+    private const int PrefetchAhead = 8;    // Aᵀ packing requests the row this many steps ahead: far enough for a miss to L3 to
+                                            // complete before the copy arrives, near enough to stay within the core's outstanding misses
 
     // Per-thread packing buffers, allocated on first use so steady-state calls allocate nothing.
     [ThreadStatic] private static float[]? t_packedA; // (MC, KC) an A^T block as row panels: the tile at row r, height h, is (KC, h) at r*KC
@@ -231,6 +233,7 @@ public static class Gemm
     {
         public int Count { get; } = (rows + TileRows - 1) / TileRows;
         public int Height(int tile) => rows / Count + (tile < rows % Count ? 1 : 0);
+        public int Rows => rows;
     }
 
     /// <summary>C tile (rows, NR) = [C +] A tile (rows, KC) * B panel (KC, NR), for rows 1..6; A[i, p] at a[i*rs + p*cs].</summary>
@@ -348,6 +351,7 @@ public static class Gemm
                 for (int p = 0; p < kc; p++)
                 {
                     ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
+                    if (tile == 0 && p + PrefetchAhead < kc) PrefetchRun(ref Unsafe.Add(ref source, (nint)PrefetchAhead * cs), tiles.Rows);
                     ref float packed = ref Unsafe.Add(ref panel, p * rows);
                     int i = 0;
                     if (Vector128.IsHardwareAccelerated && rows >= 4)
@@ -367,6 +371,19 @@ public static class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Asks for the cache lines of run[0..count) ahead of use (x86; elsewhere nothing). Packing Aᵀ reads a few
+    /// floats from each of 256 rows a row apart, a stride the hardware prefetchers serve late: the activations
+    /// come from L3. Profiles: PackA's share of all samples fell from 7.5-8.7% to 6.3-6.4% at W2 and from 8.6-9.0% to
+    /// 6.5-7.3% at W1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchRun(ref float run, int count)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        for (int i = 0; i < count; i += 16) System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref run, i)));
     }
 
     /// <summary>B's (kc, nc) block (rows ldb apart) into column panels of NR, zero columns past nc.</summary>
