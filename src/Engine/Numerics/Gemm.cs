@@ -364,10 +364,12 @@ public static class Gemm
             }
             else
             {
-                for (int i = 0; i < rows; i++)
+                // Step by step across the tile's rows: the panel is written front to back, each row read forward.
+                for (int p = 0; p < kc; p++)
                 {
-                    ref float row = ref Unsafe.Add(ref first, (nint)i * rs);
-                    for (int p = 0; p < kc; p++) Unsafe.Add(ref panel, p * rows + i) = Unsafe.Add(ref row, (nint)p * cs);
+                    ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
+                    ref float packed = ref Unsafe.Add(ref panel, p * rows);
+                    for (int i = 0; i < rows; i++) Unsafe.Add(ref packed, i) = Unsafe.Add(ref source, (nint)i * rs);
                 }
             }
         }
