@@ -393,26 +393,25 @@ public static class Gemm
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         nuint w = (nuint)TOps.Count;
-        int nr = 2 * TOps.Count;
-        for (int jr = 0; jr < nc; jr += nr)
+        int nr = 2 * TOps.Count, full = nc - nc % nr;
+        // Row by row, each dealt out to the panels: B is read front to back (panel by panel would read a few
+        // floats from every row, a row apart, once per panel).
+        for (int p = 0; p < kc; p++)
         {
-            int columns = Math.Min(nr, nc - jr);
-            ref float panel = ref Unsafe.Add(ref destination, (nint)jr * kc);
-            ref float source = ref Unsafe.Add(ref b, jr);
-            for (int p = 0; p < kc; p++)
+            ref float row = ref Unsafe.Add(ref b, (nint)p * ldb);
+            ref float packedRow = ref Unsafe.Add(ref destination, p * nr); // row p of panel 0
+            int jr = 0;
+            for (; jr < full; jr += nr)
             {
-                ref float row = ref Unsafe.Add(ref source, (nint)p * ldb);
-                ref float packedRow = ref Unsafe.Add(ref panel, p * nr);
-                if (columns == nr)
-                {
-                    TOps.Store(TOps.Load(ref row, 0), ref packedRow, 0);
-                    TOps.Store(TOps.Load(ref row, w), ref packedRow, w);
-                }
-                else
-                {
-                    for (int j = 0; j < columns; j++) Unsafe.Add(ref packedRow, j) = Unsafe.Add(ref row, j);
-                    for (int j = columns; j < nr; j++) Unsafe.Add(ref packedRow, j) = 0f;
-                }
+                ref float target = ref Unsafe.Add(ref packedRow, (nint)jr * kc);
+                TOps.Store(TOps.Load(ref row, (nuint)jr), ref target, 0);
+                TOps.Store(TOps.Load(ref row, (nuint)jr + w), ref target, w);
+            }
+            if (jr < nc)
+            {
+                ref float target = ref Unsafe.Add(ref packedRow, (nint)jr * kc);
+                for (int j = 0; j < nc - jr; j++) Unsafe.Add(ref target, j) = Unsafe.Add(ref row, jr + j);
+                for (int j = nc - jr; j < nr; j++) Unsafe.Add(ref target, j) = 0f;
             }
         }
     }
