@@ -170,7 +170,6 @@ public static class GruCell
         return vectorEnd;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)] // out of line: see LstmCell.ForwardVectorised
     private static int BackwardVectorised<TOps, TVec>(ReadOnlySpan<float> gates, ReadOnlySpan<float> recurrent, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> dh,
         Span<float> dProjection, Span<float> dRecurrent, Span<float> dhPrev, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct

@@ -180,7 +180,6 @@ public static class LstmCell
         return vectorEnd;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)] // out of line: see ForwardVectorised
     private static int BackwardVectorised<TOps, TVec>(ReadOnlySpan<float> gates, ReadOnlySpan<float> cPrev, ReadOnlySpan<float> tanhC, ReadOnlySpan<float> dh, Span<float> dc, Span<float> dGates, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct
     {

@@ -196,8 +196,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
 
     /// <summary>
     /// forward: a(t) += RecurrentInput(t) W_hh^T + b_hh  =>  dW_hh += da^T RecurrentInput over all T*B rows;
-    /// db_hh = column sums of da; for gate rows [first, end). dRecurrent (steps, B, G) is the gradient at the
-    /// recurrent product.
+    /// db_hh = column sums of da (here only where b_hh stays in the step, GRU; a folded b_hh's gradient comes with
+    /// db_ih's); for gate rows [first, end). dRecurrent (steps, B, G) is the gradient at the recurrent product.
     /// </summary>
     private void AccumulateRecurrentGradients(ReadOnlySpan<T> dRecurrent, Span<T> gradients, int steps, int first, int end)
     {
@@ -230,7 +230,7 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Kernels.AddBiasToRows<T>(bias, projection, accumulate: true);
     }
 
-    /// <summary>dW_ih and db_ih for gate rows [first, end).</summary>
+    /// <summary>dW_ih and db_ih for gate rows [first, end), and db_hh too where the cell folds b_hh into the projection.</summary>
     private void AccumulateInputGradients(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, Span<T> gradients, int steps, int first, int end)
     {
         int rows = steps * Batch, count = end - first;
@@ -255,7 +255,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
                 for (int g = first; g < end; g++) dWeightIh[g * InputWidth + v] += dEmbedding[v * Gates + g];
             }
             // Every row went into exactly one token's row, so the bias gradient's column sums over all rows are
-            // the column sums of dEmbedding's V rows: no second pass over dProjection.
+            // the column sums of dEmbedding's V rows: no second pass over dProjection (V rows instead of T*B,
+            // fewer whenever a window holds more characters than the vocabulary has symbols, as training's do).
             Kernels.AddColumnSums<T>(dEmbedding, Gates, first, dBiasIh, dBiasHh);
             return;
         }

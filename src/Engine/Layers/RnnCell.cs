@@ -122,7 +122,6 @@ public static class RnnCell
         return vectorEnd;
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)] // out of line: see LstmCell.ForwardVectorised
     private static int BackwardVectorised<TOps, TVec>(ReadOnlySpan<float> h, ReadOnlySpan<float> dh, Span<float> dA, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct
     {

@@ -1,6 +1,6 @@
 // Element-wise exp, sigmoid and tanh over spans, each with its scalar twin. The cells fuse these functions
-// into their own passes (VectorMath); these span forms exist for the vanilla cell and to pin the
-// approximation error in tests. Remainder policy: the tail that does not fill a vector runs the vector
+// into their own passes (VectorMath); these span forms serve the LSTM backward's recomputation of tanh(c)
+// and pin the approximation error in tests. Remainder policy: the tail that does not fill a vector runs the vector
 // code on nothing; it runs the exact scalar twin instead, so in-place calls never process an element twice.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;

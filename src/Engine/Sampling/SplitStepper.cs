@@ -45,7 +45,7 @@ public sealed class SplitStepper : IDisposable
         public GenerationWeights?[] InputWeights = [];  // per layer (D, G_s) W_ih^T columns; null for layer 0
         public GenerationWeights[] RecurrentWeights = []; // per layer (H, G_s) W_hh^T columns
         public float[][] ProjectionBias = []; // per layer (G_s) b_ih, plus b_hh where the cell folds it (as UnrolledModel sums them)
-        public float[][] BiasHh = [];       // per layer (G_s) GRU only: b_hh, which stays inside the step
+        public float[][] BiasHh = [];       // per layer (G_s) b_hh: GRU adds it inside the step; the others fold it into ProjectionBias
         public float[] Gates = [];          // (B, G_s) projection, then gate pre-activations, then activations
         public float[] Recurrent = [];      // (B, G_s) GRU only: h(t-1) W_hh^T + b_hh, kept apart for r * hn
         public float[][][] Own = [];        // per layer, two (B, U) buffers: this part's slice of h(t-1) and h(t)
