@@ -230,14 +230,25 @@ public static class Gemm
     }
 
     /// <summary>How a block of rows is cut into register tiles: ceil(rows/6) tiles, heights differing by at most 1.</summary>
-    private readonly struct RowTiles(int rows)
+    private readonly struct RowTiles
     {
-        public int Count { get; } = (rows + TileRows - 1) / TileRows;
-        public int Height(int tile) => rows / Count + (tile < rows % Count ? 1 : 0);
-        public int Rows => rows;
+        private readonly int _base, _taller; // every tile is _base rows high, the first _taller of them one more
+
+        public RowTiles(int rows)
+        {
+            Rows = rows;
+            Count = (rows + TileRows - 1) / TileRows;
+            _base = Count == 0 ? 0 : rows / Count;   // divided once here, not per tile in the loops
+            _taller = Count == 0 ? 0 : rows % Count;
+        }
+
+        public int Rows { get; }
+        public int Count { get; }
+        public int Height(int tile) => _base + (tile < _taller ? 1 : 0);
     }
 
     /// <summary>C tile (rows, NR) = [C +] A tile (rows, KC) * B panel (KC, NR), for rows 1..6; A[i, p] at a[i*rs + p*cs].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // a dispatch, not a call of its own per tile
     private static void Tile<TOps, TVec>(int rows, ref float a, nint rs, nint cs, ref float b, int kc, ref float c, int ldc, bool add)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
