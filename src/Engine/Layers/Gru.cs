@@ -24,8 +24,6 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
         _dh = new T[batch * Hidden];
     }
 
-    protected override bool FoldsRecurrentBias => false;
-
     protected override void Recur(int steps)
     {
         int bh = Batch * Hidden, bg = Batch * Gates;

@@ -23,8 +23,6 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         _dCell = new T[batch * Hidden];
     }
 
-    protected override bool FoldsRecurrentBias => true;
-
     public Span<T> InitialCell => _cells.AsSpan(0, Batch * Hidden);
 
     public override void CarryState(int steps)

@@ -80,8 +80,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
 
     public int LayerIndex { get; }
 
-    /// <summary>Whether b_hh can join b_ih in the projection (LSTM, RNN) or must stay inside the step (GRU).</summary>
-    protected abstract bool FoldsRecurrentBias { get; }
+    /// <summary>Whether b_hh joins b_ih in the projection (see ModelConfig.FoldsRecurrentBias).</summary>
+    protected bool FoldsRecurrentBias => Model.Config.FoldsRecurrentBias;
 
     /// <summary>(steps, B, H) the hidden state after each step: the input of the next layer and of the head.</summary>
     public ReadOnlySpan<T> Output(int steps) => HiddenStates.AsSpan(Batch * Hidden, steps * Batch * Hidden);

@@ -16,8 +16,6 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
     {
     }
 
-    protected override bool FoldsRecurrentBias => true;
-
     protected override void Recur(int steps)
     {
         int bh = Batch * Hidden; // G = H: a projection row is as wide as a hidden row

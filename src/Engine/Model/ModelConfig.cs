@@ -9,6 +9,10 @@ public sealed record ModelConfig(CellKind Cell, int VocabSize, int Hidden, int L
     /// <summary>Gates per unit: 4 (i f g o) for LSTM, 3 (r z n) for GRU, 1 for the tanh RNN.</summary>
     public int GatesPerUnit => Cell switch { CellKind.Lstm => 4, CellKind.Gru => 3, _ => 1 };
 
+    /// <summary>Whether b_hh can join b_ih in the projection (LSTM, RNN) or must stay inside the step (GRU, whose
+    /// reset gate multiplies h(t-1) W_hh^T + b_hh): training and generation both add the biases by this rule.</summary>
+    public bool FoldsRecurrentBias => Cell != CellKind.Gru;
+
     /// <summary>G: width of one row of gate pre-activations.</summary>
     public int GateWidth => GatesPerUnit * Hidden;
 

@@ -141,7 +141,7 @@ public sealed class SplitStepper : IDisposable
             part.RecurrentWeights[l] = Matrix(OwnRows(model.View(layout.WeightHh(l)), hidden, hidden, gateCount, u0, units), hidden, gates);
             part.ProjectionBias[l] = OwnRows(model.View(layout.BiasIh(l)), 1, hidden, gateCount, u0, units);
             part.BiasHh[l] = OwnRows(model.View(layout.BiasHh(l)), 1, hidden, gateCount, u0, units);
-            if (_config.Cell != CellKind.Gru) System.Numerics.Tensors.TensorPrimitives.Add(part.ProjectionBias[l], part.BiasHh[l], part.ProjectionBias[l]);
+            if (_config.FoldsRecurrentBias) System.Numerics.Tensors.TensorPrimitives.Add(part.ProjectionBias[l], part.BiasHh[l], part.ProjectionBias[l]);
             part.Own[l] = [new float[batch * units], new float[batch * units]];
             if (part.Cells.Length > 0) part.Cells[l] = [new float[batch * units], new float[batch * units]];
         }
