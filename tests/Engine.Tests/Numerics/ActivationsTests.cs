@@ -48,4 +48,36 @@ public class ActivationsTests
         Assert.All(s.Concat(t), v => Assert.True(float.IsFinite(v)));
         Assert.Equal(1f, s[3]); Assert.Equal(-1f, t[0]); Assert.Equal(1f, t[3]); Assert.Equal(0.5f, s[4]);
     }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void TanhAndSigmoid_DenseRange_WithinAbsoluteBudget_AndInsideTheirRanges(SimdWidth width)
+    {
+        // Every 2e-5 over [-20, 20]: through zero, the whole curved part and past the clamp at 9 (sigmoid: 18).
+        int n = 2_000_001;
+        float[] x = Enumerable.Range(0, n).Select(i => -20f + 40f * i / (n - 1)).ToArray();
+        float[] t = new float[n], s = new float[n];
+        Activations.Apply(Activation.Tanh, x, t, width);
+        Activations.Apply(Activation.Sigmoid, x, s, width);
+        double worstTanh = 0, worstSigmoid = 0;
+        for (int i = 0; i < n; i++)
+        {
+            worstTanh = Math.Max(worstTanh, Math.Abs(t[i] - Math.Tanh(x[i])));
+            worstSigmoid = Math.Max(worstSigmoid, Math.Abs(s[i] - 1 / (1 + Math.Exp(-(double)x[i]))));
+            Assert.True(t[i] >= -1f && t[i] <= 1f, $"tanh({x[i]}) = {t[i]}");
+            Assert.True(s[i] >= 0f && s[i] <= 1f, $"sigmoid({x[i]}) = {s[i]}");
+        }
+        Assert.True(worstTanh <= Tolerances.ActivationAbsolute, $"tanh max absolute error {worstTanh}");
+        Assert.True(worstSigmoid <= Tolerances.ActivationAbsolute, $"sigmoid max absolute error {worstSigmoid}");
+        // Odd exactly, tanh(0) = 0 and sigmoid(0) = 1/2 exactly, NaN stays NaN (padded to fill the widest vector).
+        float[] negated = x.Select(v => -v).ToArray(), tn = new float[n];
+        Activations.Apply(Activation.Tanh, negated, tn, width);
+        for (int i = 0; i < n; i++) Assert.Equal(-t[i], tn[i]);
+        float[] special = new float[32];
+        special[1] = float.NaN;
+        float[] ts = new float[special.Length], ss = new float[special.Length];
+        Activations.Apply(Activation.Tanh, special, ts, width);
+        Activations.Apply(Activation.Sigmoid, special, ss, width);
+        Assert.Equal(0f, ts[0]); Assert.Equal(0.5f, ss[0]);
+        Assert.True(float.IsNaN(ts[1]) && float.IsNaN(ss[1]), "NaN in, NaN out");
+    }
 }
