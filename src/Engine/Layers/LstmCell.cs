@@ -144,8 +144,9 @@ public static class LstmCell
         return rows;
     }
 
-    // Kept out of line: inlined into a time loop it would exhaust the caller's inlining budget, and the
-    // activations' Exp would then be called per vector instead of fused into the pass.
+    // Kept out of line: inlined into the time loop it exhausted the caller's inlining budget, and the
+    // activations (exp-based then) were called per vector instead of fused into the pass. Out of line, every
+    // activation inlines (no call in its Tier1 code, DOTNET_JitDisasm, with the rational tanh too).
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static int ForwardVectorised<TOps, TVec>(Span<float> gates, ReadOnlySpan<float> cPrev, Span<float> c, Span<float> tanhC, Span<float> h, int hidden, int rows)
         where TOps : IVectorOps<TVec> where TVec : struct
