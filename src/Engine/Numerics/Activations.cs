@@ -49,8 +49,9 @@ public static class Activations
         _ => Loop<TOps, TVec, TanhFunction>(x, y),
     };
 
-    // One loop per function, out of line: a single loop choosing among all three inlines three copies of Exp,
-    // exhausts the JIT's inlining budget and ends up calling Exp once per vector (4x slower at a 128-unit row).
+    // One loop per function, out of line: a single loop choosing among all three inlined all three (then each
+    // built on exp), exhausted the JIT's inlining budget and ended up calling exp once per vector (4x slower at
+    // a 128-unit row).
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static int Loop<TOps, TVec, TFunction>(ReadOnlySpan<float> x, Span<float> y)
         where TOps : IVectorOps<TVec> where TVec : struct where TFunction : IFunction

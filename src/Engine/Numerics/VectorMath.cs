@@ -2,10 +2,13 @@
 // exp: Cephes-style range reduction x = n ln2 + r with a degree-6 polynomial on |r| <= ln2/2; max relative
 // error ~2 ulp on [-87, 88] (enforced by ActivationsTests). Softmax uses it.
 // tanh: an odd rational function, x P(x^2) / Q(x^2) with P and Q of degree 4, fitted (least squares,
-// reweighted towards minimax) to tanh on [0, 9] and clamped there, where tanh rounds to 1 in float. Exact
-// arithmetic would be within 1.9e-8 of tanh; evaluated in float it is within 3.1e-7 (about 5 ulp of 1, near
-// saturation; measured over [-20, 20] and enforced by ActivationsTests), and a final clamp keeps it in [-1, 1].
-// sigmoid(x) = (1 + tanh(x/2)) / 2, so the same error halved, exactly 0.5 at 0 and exactly 1 from x = 18.
+// reweighted towards minimax) to tanh on [0, 9] and clamped there (tanh(9) is within 3e-8 of 1; the
+// approximation already returns 1 from about 8.2). With the coefficients as stored (float) it is within 5.4e-8
+// of tanh in exact arithmetic; evaluated in float it is within 3.1e-7 with FMA and ~3.4e-7 without (about 5-6
+// ulp of 1, near saturation; measured over [-20, 20], enforced by ActivationsTests), and a final clamp keeps it
+// in [-1, 1]. sigmoid(x) = (1 + tanh(x/2)) / 2: the same absolute error halved, exactly 0.5 at 0, exactly 1
+// from about 15.8 and exactly 0 below about -16.3. Its small values have absolute, not relative, accuracy
+// (steps of 2^-25 near 0): right for gates, which only multiply; wrong for anything taking log(sigmoid).
 // Why not exp for the cells: tanh and sigmoid through exp (1 - 2/(1 + e^2x), 1/(1 + e^-x)) are one ~65-cycle
 // dependency chain of ~21 instructions each, and the out-of-order window holds only a few such chains, so the
 // cells ran at the chains' latency, not at the FMA units' throughput. The rational form is ~13 instructions

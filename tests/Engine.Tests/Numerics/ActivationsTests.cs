@@ -55,29 +55,41 @@ public class ActivationsTests
         // Every 2e-5 over [-20, 20]: through zero, the whole curved part and past the clamp at 9 (sigmoid: 18).
         int n = 2_000_001;
         float[] x = Enumerable.Range(0, n).Select(i => -20f + 40f * i / (n - 1)).ToArray();
-        float[] t = new float[n], s = new float[n];
+        float[] t = new float[n], s = new float[n], negated = x.Select(v => -v).ToArray(), tn = new float[n];
         Activations.Apply(Activation.Tanh, x, t, width);
         Activations.Apply(Activation.Sigmoid, x, s, width);
+        Activations.Apply(Activation.Tanh, negated, tn, width);
         double worstTanh = 0, worstSigmoid = 0;
         for (int i = 0; i < n; i++)
         {
             worstTanh = Math.Max(worstTanh, Math.Abs(t[i] - Math.Tanh(x[i])));
             worstSigmoid = Math.Max(worstSigmoid, Math.Abs(s[i] - 1 / (1 + Math.Exp(-(double)x[i]))));
-            Assert.True(t[i] >= -1f && t[i] <= 1f, $"tanh({x[i]}) = {t[i]}");
-            Assert.True(s[i] >= 0f && s[i] <= 1f, $"sigmoid({x[i]}) = {s[i]}");
+            // Messages built only on failure: two million interpolated strings per width would dominate the test.
+            if (!(t[i] >= -1f && t[i] <= 1f)) Assert.Fail($"tanh({x[i]}) = {t[i]} is outside [-1, 1]");
+            if (!(s[i] >= 0f && s[i] <= 1f)) Assert.Fail($"sigmoid({x[i]}) = {s[i]} is outside [0, 1]");
+            if (tn[i] != -t[i]) Assert.Fail($"tanh is not odd at {x[i]}: {t[i]} and {tn[i]}");
         }
         Assert.True(worstTanh <= Tolerances.ActivationAbsolute, $"tanh max absolute error {worstTanh}");
         Assert.True(worstSigmoid <= Tolerances.ActivationAbsolute, $"sigmoid max absolute error {worstSigmoid}");
-        // Odd exactly, tanh(0) = 0 and sigmoid(0) = 1/2 exactly, NaN stays NaN (padded to fill the widest vector).
-        float[] negated = x.Select(v => -v).ToArray(), tn = new float[n];
-        Activations.Apply(Activation.Tanh, negated, tn, width);
-        for (int i = 0; i < n; i++) Assert.Equal(-t[i], tn[i]);
-        float[] special = new float[32];
-        special[1] = float.NaN;
-        float[] ts = new float[special.Length], ss = new float[special.Length];
-        Activations.Apply(Activation.Tanh, special, ts, width);
-        Activations.Apply(Activation.Sigmoid, special, ss, width);
-        Assert.Equal(0f, ts[0]); Assert.Equal(0.5f, ss[0]);
-        Assert.True(float.IsNaN(ts[1]) && float.IsNaN(ss[1]), "NaN in, NaN out");
+
+        // Far outside the fitted range (the input clamp at 9 must hold, not only the output clamp), the infinities,
+        // both zeros and NaN, each repeated to fill the widest vector so that every width's vector code sees them.
+        float[] special = [float.NegativeInfinity, -float.MaxValue, -1e6f, -100f, 0f, -0f, 100f, 1e6f, float.MaxValue, float.PositiveInfinity, float.NaN];
+        float[] expectTanh = [-1f, -1f, -1f, -1f, 0f, -0f, 1f, 1f, 1f, 1f, float.NaN];
+        float[] expectSigmoid = [0f, 0f, 0f, 0f, 0.5f, 0.5f, 1f, 1f, 1f, 1f, float.NaN];
+        const int Copies = 16;
+        float[] input = special.SelectMany(v => Enumerable.Repeat(v, Copies)).ToArray();
+        float[] ts = new float[input.Length], ss = new float[input.Length];
+        Activations.Apply(Activation.Tanh, input, ts, width);
+        Activations.Apply(Activation.Sigmoid, input, ss, width);
+        for (int i = 0; i < input.Length; i++)
+        {
+            int k = i / Copies;
+            // Bit patterns, so -0 is told from 0 and NaN equals NaN.
+            Assert.True(BitConverter.SingleToInt32Bits(ts[i]) == BitConverter.SingleToInt32Bits(expectTanh[k]) || (float.IsNaN(ts[i]) && float.IsNaN(expectTanh[k])),
+                $"{width} tanh({input[i]}) = {ts[i]}, expected {expectTanh[k]}");
+            Assert.True(ss[i] == expectSigmoid[k] || (float.IsNaN(ss[i]) && float.IsNaN(expectSigmoid[k])),
+                $"{width} sigmoid({input[i]}) = {ss[i]}, expected {expectSigmoid[k]}");
+        }
     }
 }
