@@ -284,6 +284,9 @@ public static class Gemm
     /// builds side by side, alternating; W2 30 rounds, W1 8): one step per iteration 1.13-1.15x slower at W2
     /// and 1.09-1.11x at W1; four steps 1.01-1.03x slower than eight. Unrolling keeps each accumulator's sum
     /// in k order, so no bit of any product changes.
+    /// The prefetch of an accumulated C tile: a lone product with C cold in L3 ran 1.06x faster (W2's per-step
+    /// shape) and 1.13x (W1's), and 0.99x with C hot; whole training steps 0.99-1.04x at W2 (three A/B runs of 30-40
+    /// rounds) and 1.01-1.09x at W1 (three of 8-14 rounds).
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void MicroKernel<TOps, TVec, THeight>(ref float a, nint rs, nint cs, ref float b, int kc, ref float c, int ldc, bool add)
@@ -294,6 +297,9 @@ public static class Gemm
         TVec c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         TVec c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         nint r1 = rs, r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs; // row i of A at a + ri, hoisted out of the loop
+        // An accumulated C tile is usually far from this core's caches (the gate pre-activations of step t were
+        // written with the whole window's projection): ask for it now, to arrive while the FMAs run.
+        if (add) for (int i = 0; i < h; i++) PrefetchRun(ref Unsafe.Add(ref c, (nint)i * ldc), 2 * (int)w);
         int p = 0;
         for (; p + 8 <= kc; p += 8)
         {
