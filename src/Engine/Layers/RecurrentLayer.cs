@@ -1,8 +1,9 @@
 // What every recurrent cell shares: the input projection of all T steps as one product (or, for the one-hot
-// first layer, a row gather of W_ih^T), the hidden-state buffer whose slot 0 is the state carried in from
-// the previous window, and the parameter-gradient products over all T*B rows after backpropagation.
-// A cell (Lstm, Gru, VanillaRnn) supplies the time loop: Recur forward and BackRecur backward, and reads
-// h(t-1) for its recurrent product through RecurrentInput, which applies variational recurrent dropout.
+// first layer, a gather of W_ih^T's rows, step by step), the hidden-state buffer whose slot 0 is the state
+// carried in from the previous window, and the parameter-gradient products over all T*B rows after
+// backpropagation. A cell (Lstm, Gru, VanillaRnn) supplies the time loop: Recur forward and BackRecur
+// backward; it takes step t's projection from StepProjection and reads h(t-1) for its recurrent product
+// through RecurrentInput, which applies variational recurrent dropout.
 // Backward comes in two halves: BackwardThroughTime sends the gradient down the steps and into the input,
 // AccumulateWeightGradients then adds the parameter gradients for a range of gate rows. The split lets a
 // trainer's threads each run their own streams through time and then each own whole rows of dW, summing
@@ -30,6 +31,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
 
     protected readonly T[] DHiddenNext;  // (B, H) gradient reaching h(t) from step t+1
     private readonly T[] _dEmbedding;    // (V, G) layer 0 only: dW_ih^T gathered by token, transposed once at the end
+    private readonly T[] _embedding;     // (V, G) layer 0 only: W_ih^T rows plus the projection's biases, one row per symbol
+    private readonly int[] _tokens;      // (T, B) layer 0 only: the last Forward's tokens, gathered step by step
     private readonly T[] _recurrentMask; // (B, H) variational dropout mask on h(t-1), one draw per window; empty when off
     private readonly T[] _maskedHidden;  // (T, B, H) h(t-1) * mask, the recurrent product's input at each step; empty when off
     private readonly T[] _dMaskedHidden; // (B, H) gradient at h(t-1) * mask, before it passes back through the mask
@@ -52,6 +55,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         DProjection = Projection; // halves the largest activation memory (W1: 26 MB per layer and share)
         DHiddenNext = new T[batch * Hidden];
         _dEmbedding = layer == 0 ? new T[InputWidth * Gates] : [];
+        _embedding = layer == 0 ? new T[InputWidth * Gates] : [];
+        _tokens = layer == 0 ? new int[steps * batch] : [];
         _projectionBias = new T[Gates];
         _recurrentDropout = recurrentDropout;
         bool masked = recurrentDropout > 0;
@@ -164,6 +169,24 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     /// <summary>(steps, B, G) the gradient at each step's recurrent product, as BackRecur left it.</summary>
     protected abstract ReadOnlySpan<T> RecurrentGradient(int steps);
 
+    /// <summary>
+    /// (B, G) step t's projection, x(t) W_ih^T + biases, for the cell to add its recurrent product to. Layer 0
+    /// gathers it here, one step at a time, from the embedding rows of step t's tokens: the rows are in cache when
+    /// the step's product accumulates onto them, where a gather of the whole window before the loop left them in L3.
+    /// </summary>
+    protected Span<T> StepProjection(int t)
+    {
+        int bg = Batch * Gates;
+        Span<T> projection = Projection.AsSpan(t * bg, bg);
+        if (LayerIndex == 0)
+        {
+            // One-hot input: x W_ih^T is row x of W_ih^T; a gather, never a multiply by zeros.
+            ReadOnlySpan<int> tokens = _tokens.AsSpan(t * Batch, Batch);
+            for (int b = 0; b < Batch; b++) _embedding.AsSpan(tokens[b] * Gates, Gates).CopyTo(projection.Slice(b * Gates, Gates));
+        }
+        return projection;
+    }
+
     /// <summary>(B, H) the input of step t's recurrent product: h(t-1), times the recurrent mask while it is active.</summary>
     protected ReadOnlySpan<T> RecurrentInput(int t)
     {
@@ -221,9 +244,10 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         if (FoldsRecurrentBias) TensorPrimitives.Add<T>(bias, Model.View(BiasHh), bias);
         if (LayerIndex == 0)
         {
-            // One-hot input: x W_ih^T is row x of W_ih^T; a gather, never a multiply by zeros, fused with the bias.
+            // The embedding rows with the biases added once per symbol (V rows, not T*B); StepProjection gathers them.
             ReadOnlySpan<T> weightT = Model.Transposed(WeightIh); // (V, G)
-            for (int n = 0; n < rows; n++) TensorPrimitives.Add<T>(weightT.Slice(tokens[n] * Gates, Gates), bias, projection.Slice(n * Gates, Gates));
+            for (int v = 0; v < InputWidth; v++) TensorPrimitives.Add<T>(weightT.Slice(v * Gates, Gates), bias, _embedding.AsSpan(v * Gates, Gates));
+            tokens[..rows].CopyTo(_tokens);
             return;
         }
         Model.MultiplyByTransposed(input, WeightIh, projection, rows, accumulate: false);
