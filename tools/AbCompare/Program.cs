@@ -11,6 +11,10 @@
 //   dotnet build src/Engine -c Release -o /tmp/ab/new
 //   dotnet run -c Release --project tools/AbCompare -- /tmp/ab/base /tmp/ab/new --workload W2 --rounds 30
 //
+// Both builds also run the same number of steps, so their last losses must match when the change is meant to
+// be bit-identical; they are printed side by side. The workloads' sizes are those of `charrnn bench`
+// (src/Runner/Commands/BenchCommand.cs). System.Numerics.Tensors resolves from this tool's own copy for both
+// builds, so a change of that package cannot be compared here.
 // Deliberately not here: a toggle inside one build. A static flag tested in the product code changes how the
 // JIT lays that code out, and such a toggle read 1.07 against itself.
 using System.Diagnostics;
@@ -23,6 +27,8 @@ return AbCompare.Run(args);
 static class AbCompare
 {
     private sealed record Workload(string Name, int Batch, int Hidden, int Steps, int StepsPerRound);
+
+    private const int MinimumWarmupSteps = 3;
 
     private static readonly Workload[] Workloads =
     [
@@ -38,13 +44,15 @@ static class AbCompare
             string text = File.ReadAllText(options.Corpus);
             var workload = options.Workload;
             int perRound = options.StepsPerRound ?? workload.StepsPerRound;
-            Action[] step = [Load(options.BuildA, text, workload, options.Threads), Load(options.BuildB, text, workload, options.Threads)];
+            Func<double>[] step = [Load(options.BuildA, text, workload, options.Threads), Load(options.BuildB, text, workload, options.Threads)];
             Console.WriteLine($"{workload.Name}: 2x{workload.Hidden} LSTM, T={workload.Steps}, B={workload.Batch}, {options.Threads} threads; " +
                 $"{options.Rounds} rounds of {perRound} steps each; A = {options.BuildA}, B = {options.BuildB}");
 
-            // Warm-up: both builds through tiered compilation to their steady code.
+            // Warm-up: both builds through tiered compilation to their steady code (at least MinimumWarmupSteps each,
+            // however short the time asked for: W1's steps take about a second).
             var warm = Stopwatch.StartNew();
-            while (warm.Elapsed.TotalSeconds < options.WarmupSeconds) { step[0](); step[1](); }
+            double[] loss = new double[2];
+            for (int s = 0; s < MinimumWarmupSteps || warm.Elapsed.TotalSeconds < options.WarmupSeconds; s++) { loss[0] = step[0](); loss[1] = step[1](); }
 
             double[] total = new double[2];
             var ratios = new List<double>(options.Rounds);
@@ -55,7 +63,7 @@ static class AbCompare
                 foreach (int build in round % 2 == 0 ? new[] { 0, 1 } : new[] { 1, 0 })
                 {
                     long start = Stopwatch.GetTimestamp();
-                    for (int s = 0; s < perRound; s++) step[build]();
+                    for (int s = 0; s < perRound; s++) loss[build] = step[build]();
                     seconds[build] = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 }
                 total[0] += seconds[0]; total[1] += seconds[1];
@@ -64,8 +72,11 @@ static class AbCompare
             }
             double chars = (double)options.Rounds * perRound * workload.Batch * workload.Steps;
             ratios.Sort();
+            int middle = ratios.Count / 2;
+            double median = ratios.Count % 2 == 1 ? ratios[middle] : (ratios[middle - 1] + ratios[middle]) / 2;
             Console.WriteLine($"A {chars / total[0]:N0} chars/s, B {chars / total[1]:N0} chars/s; B/A speed {total[0] / total[1]:F4} over all rounds, " +
-                $"median per round {ratios[ratios.Count / 2]:F4}; B faster in {bWins} of {options.Rounds} rounds");
+                $"median per round {median:F4}; B faster in {bWins} of {options.Rounds} rounds");
+            Console.WriteLine($"last loss: A {loss[0]:R}, B {loss[1]:R} ({(loss[0].Equals(loss[1]) ? "identical" : "different")})");
             return 0;
         }
         catch (UsageException e)
@@ -76,8 +87,8 @@ static class AbCompare
         }
     }
 
-    /// <summary>A Trainer of the engine build in directory, as one optimizer step.</summary>
-    private static Action Load(string directory, string text, Workload workload, int threads)
+    /// <summary>A Trainer of the engine build in directory, as one optimizer step returning its loss.</summary>
+    private static Func<double> Load(string directory, string text, Workload workload, int threads)
     {
         string engine = Path.Combine(directory, "CharRnn.Engine.dll");
         if (!File.Exists(engine)) throw new UsageException($"{engine} not found; hint: dotnet build src/Engine -c Release -o {directory}");
@@ -88,24 +99,29 @@ static class AbCompare
             return File.Exists(candidate) ? ctx.LoadFromAssemblyPath(candidate) : null;
         };
         var assembly = context.LoadFromAssemblyPath(engine);
-        Type TypeOf(string name) => assembly.GetType("CharRnn.Engine." + name, throwOnError: true)!;
+        // A build from another commit may lack what this tool calls: say which member, not a stack trace.
+        T Found<T>(T? member, string what) where T : class =>
+            member ?? throw new UsageException($"{what} not found in {engine}; hint: this build's API differs from what AbCompare drives");
+        Type TypeOf(string name) => Found(assembly.GetType("CharRnn.Engine." + name), "type CharRnn.Engine." + name);
 
-        var vocabulary = TypeOf("Model.Vocabulary").GetMethod("FromText")!.Invoke(null, [text])!;
-        var tokens = (int[])vocabulary.GetType().GetMethod("Encode", [typeof(string)])!.Invoke(vocabulary, [text])!;
-        int symbols = (int)vocabulary.GetType().GetProperty("Count")!.GetValue(vocabulary)!;
+        var vocabularyType = TypeOf("Model.Vocabulary");
+        var vocabulary = Found(vocabularyType.GetMethod("FromText"), "Vocabulary.FromText").Invoke(null, [text])!;
+        var tokens = (int[])Found(vocabularyType.GetMethod("Encode", [typeof(string)]), "Vocabulary.Encode(string)").Invoke(vocabulary, [text])!;
+        int symbols = (int)Found(vocabularyType.GetProperty("Count"), "Vocabulary.Count").GetValue(vocabulary)!;
         var config = Activator.CreateInstance(TypeOf("Model.ModelConfig"), Enum.Parse(TypeOf("Model.CellKind"), "Lstm"), symbols, workload.Hidden, 2)!;
-        var modelType = assembly.GetType("CharRnn.Engine.Model.CharModel`1", throwOnError: true)!.MakeGenericType(typeof(float));
+        var modelType = Found(assembly.GetType("CharRnn.Engine.Model.CharModel`1"), "type CharModel<T>").MakeGenericType(typeof(float));
         var model = Activator.CreateInstance(modelType, config)!;
-        modelType.GetMethod("InitializeUniform")!.Invoke(model, [Activator.CreateInstance(TypeOf("Sampling.Rng"), 1UL), 0f]);
+        Found(modelType.GetMethod("InitializeUniform"), "CharModel.InitializeUniform").Invoke(model, [Activator.CreateInstance(TypeOf("Sampling.Rng"), 1UL), 0f]);
 
         var optionsType = TypeOf("Training.TrainerOptions");
         var trainerOptions = Activator.CreateInstance(optionsType)!;
-        void Set(string property, object value) => optionsType.GetProperty(property)!.SetValue(trainerOptions, value);
+        void Set(string property, object value) => Found(optionsType.GetProperty(property), "TrainerOptions." + property).SetValue(trainerOptions, value);
         Set("Batch", workload.Batch); Set("Steps", workload.Steps); Set("LearningRate", 2e-3f); Set("ClipNorm", 5f); Set("Threads", threads);
         var trainerType = TypeOf("Training.Trainer");
-        var trainer = trainerType.GetConstructor([modelType, typeof(int[]), optionsType])!.Invoke([model, tokens, trainerOptions]);
-        var trainStep = trainerType.GetMethod("TrainStep")!;
-        return () => trainStep.Invoke(trainer, null);
+        var trainer = Found(trainerType.GetConstructor([modelType, typeof(int[]), optionsType]), "Trainer(CharModel<float>, int[], TrainerOptions)").Invoke([model, tokens, trainerOptions]);
+        var trainStep = Found(trainerType.GetMethod("TrainStep"), "Trainer.TrainStep");
+        var lossOf = Found(trainStep.ReturnType.GetProperty("Loss"), "StepResult.Loss");
+        return () => (double)lossOf.GetValue(trainStep.Invoke(trainer, null))!;
     }
 
     private sealed class UsageException(string message) : Exception(message);

@@ -34,7 +34,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             // q(t) = b_hh + h(t-1) W_hh^T: the three gates in one product.
             Kernels.AddBiasToRows<T>(biasHh, recurrent, accumulate: false);
             Model.MultiplyByTransposed(RecurrentInput(t), WeightHh, recurrent, Batch, accumulate: true);
-            GruCell.Forward<T>(StepProjection(t), recurrent, HiddenStates.AsSpan(t * bh, bh),
+            GruCell.Forward<T>(FillStepProjection(t), recurrent, HiddenStates.AsSpan(t * bh, bh),
                 HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);
         }
     }

@@ -42,7 +42,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
         int bh = Batch * Hidden, bg = Batch * Gates;
         for (int t = 0; t < steps; t++)
         {
-            Span<T> gates = StepProjection(t);
+            Span<T> gates = FillStepProjection(t);
             // a(t) += h(t-1) W_hh^T: the four gates in one product.
             Model.MultiplyByTransposed(RecurrentInput(t), WeightHh, gates, Batch, accumulate: true);
             LstmCell.Forward<T>(gates, _cells.AsSpan(t * bh, bh), _cells.AsSpan((t + 1) * bh, bh),

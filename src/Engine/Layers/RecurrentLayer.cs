@@ -2,7 +2,7 @@
 // first layer, a gather of W_ih^T's rows, step by step), the hidden-state buffer whose slot 0 is the state
 // carried in from the previous window, and the parameter-gradient products over all T*B rows after
 // backpropagation. A cell (Lstm, Gru, VanillaRnn) supplies the time loop: Recur forward and BackRecur
-// backward; it takes step t's projection from StepProjection and reads h(t-1) for its recurrent product
+// backward; it has FillStepProjection ready step t's projection and reads h(t-1) for its recurrent product
 // through RecurrentInput, which applies variational recurrent dropout.
 // Backward comes in two halves: BackwardThroughTime sends the gradient down the steps and into the input,
 // AccumulateWeightGradients then adds the parameter gradients for a range of gate rows. The split lets a
@@ -23,7 +23,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     protected readonly TensorSpec WeightIh, WeightHh, BiasIh, BiasHh;
     protected readonly int Batch, Steps, Hidden, Gates, InputWidth;
 
-    protected readonly T[] Projection;   // (T, B, G) input projection x W_ih^T + biases; cells turn it into gates in place
+    protected readonly T[] Projection;   // (T, B, G) input projection x W_ih^T + biases (layer 0's rows filled step by step
+                                         // in Recur); cells turn it into gates in place
     protected readonly T[] HiddenStates; // (T+1, B, H) slot 0: state carried in; slot t+1: output of step t
     protected readonly T[] DProjection;  // (T, B, G) gradient at the projection (= at the gate pre-activations); the same
                                          // array as Projection: step t's cell backward reads its gates, then overwrites
@@ -170,11 +171,12 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     protected abstract ReadOnlySpan<T> RecurrentGradient(int steps);
 
     /// <summary>
-    /// (B, G) step t's projection, x(t) W_ih^T + biases, for the cell to add its recurrent product to. Layer 0
-    /// gathers it here, one step at a time, from the embedding rows of step t's tokens: the rows are in cache when
-    /// the step's product accumulates onto them, where a gather of the whole window before the loop left them in L3.
+    /// (B, G) step t's projection, x(t) W_ih^T + biases, made ready for the step: call once per step, before
+    /// anything writes its gates. Layer 0 fills it here, from the embedding rows of step t's tokens, so the rows
+    /// are in cache when the step uses them (a gather of the whole window before the loop left them in L3);
+    /// above layer 0, ProjectInput already computed it and this only returns it.
     /// </summary>
-    protected Span<T> StepProjection(int t)
+    protected Span<T> FillStepProjection(int t)
     {
         int bg = Batch * Gates;
         Span<T> projection = Projection.AsSpan(t * bg, bg);
@@ -244,7 +246,7 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         if (FoldsRecurrentBias) TensorPrimitives.Add<T>(bias, Model.View(BiasHh), bias);
         if (LayerIndex == 0)
         {
-            // The embedding rows with the biases added once per symbol (V rows, not T*B); StepProjection gathers them.
+            // The embedding rows with the biases added once per symbol (V rows, not T*B); FillStepProjection gathers them.
             ReadOnlySpan<T> weightT = Model.Transposed(WeightIh); // (V, G)
             for (int v = 0; v < InputWidth; v++) TensorPrimitives.Add<T>(weightT.Slice(v * Gates, Gates), bias, _embedding.AsSpan(v * Gates, Gates));
             tokens[..rows].CopyTo(_tokens);

@@ -21,7 +21,7 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
         int bh = Batch * Hidden; // G = H: a projection row is as wide as a hidden row
         for (int t = 0; t < steps; t++)
         {
-            Span<T> a = StepProjection(t);
+            Span<T> a = FillStepProjection(t);
             // a(t) += h(t-1) W_hh^T
             Model.MultiplyByTransposed(RecurrentInput(t), WeightHh, a, Batch, accumulate: true);
             RnnCell.Forward<T>(a, HiddenStates.AsSpan((t + 1) * bh, bh), Hidden);

@@ -280,13 +280,13 @@ public static class Gemm
     /// <remarks>
     /// Eight k steps per loop iteration, and the rows' offsets computed once: one step is 2H FMAs and H + 2
     /// loads, and with the loop's counter, compare, branch and address arithmetic on every step as well the
-    /// core spent its issue slots on bookkeeping instead of FMAs. In-process A/B of whole training steps (two
-    /// builds side by side, alternating; W2 30 rounds, W1 8): one step per iteration 1.13-1.15x slower at W2
-    /// and 1.09-1.11x at W1; four steps 1.01-1.03x slower than eight. Unrolling keeps each accumulator's sum
-    /// in k order, so no bit of any product changes.
+    /// core spent its issue slots on bookkeeping instead of FMAs. In-process A/B of whole training steps
+    /// (tools/AbCompare): eight steps per iteration against one, 1.13-1.16x at W2 in three runs of 30 rounds and
+    /// 1.05x in a fourth, 1.09-1.11x at W1; eight against four, 1.005-1.03x. Unrolling keeps each accumulator's
+    /// sum in k order, so no bit of any product changes (GemmTests pins this against a one-step reference).
     /// The prefetch of an accumulated C tile: a lone product with C cold in L3 ran 1.06x faster (W2's per-step
-    /// shape) and 1.13x (W1's), and 0.99x with C hot; whole training steps 0.99-1.04x at W2 (three A/B runs of 30-40
-    /// rounds) and 1.01-1.09x at W1 (three of 8-14 rounds).
+    /// shape) and 1.13x (W1's), and 0.99x with C hot; with the final code, whole training steps 1.06-1.13x at W1
+    /// (two runs of 12 rounds, A and B swapped) and a wash at W2 (+1.9% and -3.7%).
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void MicroKernel<TOps, TVec, THeight>(ref float a, nint rs, nint cs, ref float b, int kc, ref float c, int ldc, bool add)
@@ -297,8 +297,8 @@ public static class Gemm
         TVec c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         TVec c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         nint r1 = rs, r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs; // row i of A at a + ri, hoisted out of the loop
-        // An accumulated C tile is usually far from this core's caches (the gate pre-activations of step t were
-        // written with the whole window's projection): ask for it now, to arrive while the FMAs run.
+        // An accumulated C tile is often far from this core's caches (above layer 0, step t's gate pre-activations
+        // were written with the whole window's projection): ask for it now, to arrive while the FMAs run.
         if (add) for (int i = 0; i < h; i++) PrefetchRun(ref Unsafe.Add(ref c, (nint)i * ldc), 2 * (int)w);
         int p = 0;
         for (; p + 8 <= kc; p += 8)
@@ -407,9 +407,9 @@ public static class Gemm
     }
 
     /// <summary>
-    /// Asks for the cache lines of run[0..count) ahead of use (x86; elsewhere nothing). Packing Aᵀ reads a few
-    /// floats from each of KC rows a row apart, a stride the hardware prefetchers serve late: the activations
-    /// come from L3. Profiles: PackA's share of all samples fell from 7.5-8.7% to 6.3-6.4% at W2 and from 8.6-9.0% to
+    /// Asks for the cache lines of run[0..count) ahead of use (x86; elsewhere nothing): the micro-kernel's
+    /// accumulated C rows, and the rows packing Aᵀ will read. Packing Aᵀ reads a few floats from each of KC rows
+    /// a row apart, a stride the hardware prefetchers serve late: the activations come from L3. Profiles: PackA's share of all samples fell from 7.5-8.7% to 6.3-6.4% at W2 and from 8.6-9.0% to
     /// 6.5-7.3% at W1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

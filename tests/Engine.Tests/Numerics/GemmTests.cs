@@ -186,6 +186,77 @@ public class GemmTests
         Assert.Throws<ArgumentException>(() => Gemm.MultiplyByTransposed(new float[6], 3, new float[5], 3, new float[4], 2, 2, 2, 3, false, Simd.Best));       // W too short
     }
 
+    /// <summary>
+    /// Every tiled product sums each element's k terms one multiply-add at a time, in k order, within each
+    /// 256-deep block, then adds the block's sum to C: the micro-kernel's eight-step loop and its one-step tail
+    /// must not reorder a single term (the trainer's bit-identity across thread splits rests on this order).
+    /// Bit-exact against that order for every tile height (one or two rows with unit column stride stream B in
+    /// another order by design, so height 2 comes through Aᵀ and height 1 from the last row block of m = 97),
+    /// both A layouts, B plain, packed and given as Wᵀ, and k on both sides of the unrolled loop's multiples of 8
+    /// and of the 256-deep block.
+    /// </summary>
+    [Theory, MemberData(nameof(Widths))]
+    public void TiledProducts_SumEveryTermInKOrder_BitExact(SimdWidth width)
+    {
+        if (width == SimdWidth.Scalar) return; // GemmReference defines the scalar path's own order
+        const int blockDepth = 256; // Gemm's KC
+        int n = 2 * Gemm.PanelWidthFor(width) + 3; // two full panels and a partial one (the scratch-tile path)
+        foreach (int k in new[] { 1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 257, 263 })
+        foreach (int m in new[] { 2, 3, 5, 6, 7, 12, 13, 97 })
+        foreach (bool transposedA in new[] { false, true })
+        foreach (string form in new[] { "plain", "packed", "transposedB" })
+        foreach (bool accumulate in new[] { false, true })
+        {
+            if (!transposedA && m <= 2) continue; // streams
+            if (transposedA && form == "transposedB") continue; // MultiplyByTransposed takes a row-major A only
+            float[] a = Random(m * k, 31 * m + k), b = Random(k * n, 17 * n + k), c = Random(m * n, m + 3 * k);
+            int rs = transposedA ? 1 : k, cs = transposedA ? m : 1;
+            var expected = new float[m * n];
+            for (int i = 0; i < m; i++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    float value = c[i * n + j];
+                    bool hasValue = accumulate;
+                    for (int first = 0; first < k; first += blockDepth)
+                    {
+                        float sum = 0f;
+                        for (int p = first; p < Math.Min(first + blockDepth, k); p++)
+                        {
+                            float x = a[i * rs + p * cs], y = b[p * n + j];
+                            sum = Simd.HasFusedMultiplyAdd ? MathF.FusedMultiplyAdd(x, y, sum) : x * y + sum;
+                        }
+                        value = hasValue ? sum + value : sum;
+                        hasValue = true;
+                    }
+                    expected[i * n + j] = value;
+                }
+            }
+            float[] actual = (float[])c.Clone();
+            switch (form)
+            {
+                case "plain":
+                    Gemm.Multiply(a, rs, cs, b, n, actual, n, m, n, k, accumulate, width);
+                    break;
+                case "packed":
+                    var panels = new PackedMatrix(k, n, width);
+                    panels.Pack(b, n);
+                    Gemm.Multiply(a, rs, cs, panels, actual, n, m, accumulate);
+                    break;
+                default:
+                    float[] w = new float[n * k];
+                    for (int j = 0; j < n; j++) for (int p = 0; p < k; p++) w[j * k + p] = b[p * n + j];
+                    Gemm.MultiplyByTransposed(a, k, w, k, actual, n, m, n, k, accumulate, width);
+                    break;
+            }
+            for (int e = 0; e < expected.Length; e++)
+            {
+                if (BitConverter.SingleToInt32Bits(actual[e]) != BitConverter.SingleToInt32Bits(expected[e]))
+                    Assert.Fail($"{width} {form} m={m} k={k} transposedA={transposedA} accumulate={accumulate}: element {e} is {actual[e]:R}, the k-order sum {expected[e]:R}");
+            }
+        }
+    }
+
     [Fact]
     public void Gemm_ShortBuffers_Throw()
     {
