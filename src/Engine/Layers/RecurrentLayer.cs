@@ -239,8 +239,8 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     private void ProjectInput(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, int steps)
     {
         int rows = steps * Batch;
-        Span<T> projection = Projection.AsSpan(0, rows * Gates);
-        // The biases the projection carries, summed once: one pass over the (T, B, G) projection instead of two.
+        // The biases the projection carries, summed once: one pass over the (T, B, G) projection instead of two
+        // (layer 0: over its V embedding rows).
         Span<T> bias = _projectionBias;
         Model.View(BiasIh).CopyTo(bias);
         if (FoldsRecurrentBias) TensorPrimitives.Add<T>(bias, Model.View(BiasHh), bias);
@@ -252,6 +252,7 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
             tokens[..rows].CopyTo(_tokens);
             return;
         }
+        Span<T> projection = Projection.AsSpan(0, rows * Gates);
         Model.MultiplyByTransposed(input, WeightIh, projection, rows, accumulate: false);
         Kernels.AddBiasToRows<T>(bias, projection, accumulate: true);
     }

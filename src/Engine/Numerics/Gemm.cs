@@ -409,8 +409,8 @@ public static class Gemm
     /// <summary>
     /// Asks for the cache lines of run[0..count) ahead of use (x86; elsewhere nothing): the micro-kernel's
     /// accumulated C rows, and the rows packing Aᵀ will read. Packing Aᵀ reads a few floats from each of KC rows
-    /// a row apart, a stride the hardware prefetchers serve late: the activations come from L3. Profiles: PackA's share of all samples fell from 7.5-8.7% to 6.3-6.4% at W2 and from 8.6-9.0% to
-    /// 6.5-7.3% at W1.
+    /// a row apart, a stride the hardware prefetchers serve late: the activations come from L3. Profiles: PackA's
+    /// share of all samples fell from 7.5-8.7% to 6.3-6.4% at W2 and from 8.6-9.0% to 6.5-7.3% at W1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void PrefetchRun(ref float run, int count)
