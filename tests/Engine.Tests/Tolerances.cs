@@ -35,4 +35,8 @@ internal static class Tolerances
     /// steps around the exact integer sum (one conversion, one multiply, one add) and the bound's own float
     /// arithmetic, each a few 2^-24 relative to sum |x||w|.</summary>
     public const double Int8BeyondQuantizationRelative = 1e-6;
+
+    /// <summary>A pool's wait share when one of two parts works 50 ms and the other nothing is 0.5 up to the
+    /// hand-offs (microseconds) and a preemption of a few milliseconds on a busy test machine: 0.05.</summary>
+    public const double PoolWaitShare = 0.05;
 }

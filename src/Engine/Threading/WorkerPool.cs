@@ -2,7 +2,10 @@
 // part 0 and parts 1..N-1 go to long-lived workers, so each job costs two handoffs per worker (a training step
 // runs three: the shares, the gradient sums, the repacking) and no allocation (no tasks, closures or thread-pool queues). Waits spin briefly, then yield for about a
 // millisecond, then block (Signal, below), so a core shared with another process is handed back.
+// It also keeps time: how long Run took and how long each part worked (PoolTimes), so a caller can tell how
+// much of its threads' time went to waiting for the slowest part.
 // Deliberately not here: work stealing or uneven parts; callers split work into equal shares.
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace CharRnn.Engine.Threading;
@@ -14,6 +17,8 @@ public sealed class WorkerPool : IDisposable
     private readonly Signal[] _finished;
     private readonly ExceptionDispatchInfo?[] _failures;
     private readonly long[] _allocated; // (Parts-1) bytes each worker thread has allocated, as of its last job
+    private readonly long[] _busyTicks; // (Parts) Stopwatch ticks each part has spent inside jobs; written by its own thread
+    private long _runTicks;             // Stopwatch ticks the caller has spent in Run, from handing out the job to the last finish
     private Action<int>? _job;
     private volatile bool _disposed;
 
@@ -26,6 +31,7 @@ public sealed class WorkerPool : IDisposable
         _finished = new Signal[parts - 1];
         _failures = new ExceptionDispatchInfo?[parts];
         _allocated = new long[parts - 1];
+        _busyTicks = new long[parts];
         for (int w = 0; w < parts - 1; w++)
         {
             _start[w] = new Signal();
@@ -50,14 +56,30 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>
+    /// Time spent in Run and, summed over the parts, inside the jobs, since the pool started: read it before and
+    /// after a stretch of work (between Run calls) and subtract. Costs two clock reads per part per job.
+    /// </summary>
+    public PoolTimes Times
+    {
+        get
+        {
+            long busy = 0;
+            for (int p = 0; p < _busyTicks.Length; p++) busy += Volatile.Read(ref _busyTicks[p]);
+            return new PoolTimes(Stopwatch.GetElapsedTime(0, _runTicks), Stopwatch.GetElapsedTime(0, busy), Parts);
+        }
+    }
+
     /// <summary>Runs job(0..Parts-1) concurrently and returns when all have finished; rethrows the first failure.</summary>
     public void Run(Action<int> job)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        long started = Stopwatch.GetTimestamp();
         _job = job;
         for (int w = 0; w < _start.Length; w++) _start[w].Set();
         Execute(0);
         for (int w = 0; w < _finished.Length; w++) _finished[w].WaitAndReset();
+        _runTicks += Stopwatch.GetTimestamp() - started; // the workers' busy ticks were written before they signalled
         _job = null;
         for (int p = 0; p < Parts; p++)
         {
@@ -83,8 +105,10 @@ public sealed class WorkerPool : IDisposable
 
     private void Execute(int part)
     {
+        long started = Stopwatch.GetTimestamp();
         try { _job!(part); }
         catch (Exception e) { _failures[part] = ExceptionDispatchInfo.Capture(e); }
+        _busyTicks[part] += Stopwatch.GetTimestamp() - started;
     }
 
     public void Dispose()

@@ -83,6 +83,10 @@ public sealed class Trainer : IDisposable
     /// <summary>Bytes allocated on the worker threads so far (0 workers with one thread): for allocation tests.</summary>
     public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
 
+    /// <summary>Time the threads spent in the parallel phases, and working in them (all zero with one thread):
+    /// the rest is waiting for the slower share at each phase's end.</summary>
+    public PoolTimes ThreadTimes => _pool?.Times ?? default;
+
     /// <summary>The first share's unrolled model (all of the batch when Threads is 1).</summary>
     public UnrolledModel<float> Unrolled => _shares[0].Unrolled;
 

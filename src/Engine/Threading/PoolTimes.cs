@@ -1,0 +1,18 @@
+// What a WorkerPool's threads did with their time: how long its Run calls took, start to finish, and how long
+// its parts spent inside the job. The difference is time spent at the closing barrier, waiting for the slowest
+// part: on a machine whose cores run at different speeds from moment to moment (a VM with busy neighbours),
+// equal parts of the work finish at different times, and the step waits for the last.
+namespace CharRnn.Engine.Threading;
+
+public readonly record struct PoolTimes(TimeSpan InRun, TimeSpan Busy, int Parts)
+{
+    /// <summary>The times between an earlier reading and this one (both of one pool).</summary>
+    public static PoolTimes operator -(PoolTimes later, PoolTimes earlier) =>
+        new(later.InRun - earlier.InRun, later.Busy - earlier.Busy, later.Parts);
+
+    /// <summary>
+    /// The share of the parts' time in Run spent waiting instead of working: 0 when every part finished together
+    /// (or no pool ran), 0.5 when one of two parts worked throughout and the other had nothing to do.
+    /// </summary>
+    public double WaitShare => InRun <= TimeSpan.Zero || Parts < 2 ? 0 : Math.Clamp(1 - Busy / (InRun * Parts), 0, 1);
+}
