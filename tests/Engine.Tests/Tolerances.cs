@@ -36,7 +36,8 @@ internal static class Tolerances
     /// arithmetic, each a few 2^-24 relative to sum |x||w|.</summary>
     public const double Int8BeyondQuantizationRelative = 1e-6;
 
-    /// <summary>A pool's wait share when one of two parts works 50 ms and the other nothing is 0.5 up to the
-    /// hand-offs (microseconds) and a preemption of a few milliseconds on a busy test machine: 0.05.</summary>
+    /// <summary>A pool's wait share when one of two parts works 50 ms and the other nothing is 0.5 less at most
+    /// the idle part's own time in its empty job (microseconds; a preemption of a few milliseconds on a busy
+    /// test machine): 0.05 below. Delayed hand-offs only raise it.</summary>
     public const double PoolWaitShare = 0.05;
 }

@@ -6,7 +6,6 @@
 // The forward step is a SplitStepper: with threads > 1 each step's weights are read by several cores at once.
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Numerics;
-using CharRnn.Engine.Threading;
 
 namespace CharRnn.Engine.Sampling;
 
@@ -41,9 +40,6 @@ public sealed class Sampler : IDisposable
 
     /// <summary>Bytes allocated on the helper threads so far (for allocation tests).</summary>
     public long WorkerAllocatedBytes => _stepper.WorkerAllocatedBytes;
-
-    /// <summary>Time the threads spent in the split steps, and working in them (all zero with one thread).</summary>
-    public PoolTimes ThreadTimes => _stepper.ThreadTimes;
 
     /// <summary>Independent streams sampled together.</summary>
     public int Count { get; }

@@ -99,9 +99,6 @@ public sealed class SplitStepper : IDisposable
     /// <summary>Bytes allocated on the worker threads so far: lets tests prove a step allocates nothing.</summary>
     public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
 
-    /// <summary>Time the threads spent in the split steps, and working in them (all zero with one thread).</summary>
-    public PoolTimes ThreadTimes => _pool?.Times ?? default;
-
     /// <summary>The threads a step of H hidden units runs on when asked for `threads`: at most one per 16-unit
     /// block (more parts than blocks would leave some empty).</summary>
     public static int ThreadsFor(int hidden, int threads) => Math.Max(1, Math.Min(threads, (hidden + UnitAlignment - 1) / UnitAlignment));

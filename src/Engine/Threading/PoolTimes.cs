@@ -1,7 +1,7 @@
-// What a WorkerPool's threads did with their time: how long its Run calls took, start to finish, and how long
-// its parts spent inside the job. The difference is time spent at the closing barrier, waiting for the slowest
-// part: on a machine whose cores run at different speeds from moment to moment (a VM with busy neighbours),
-// equal parts of the work finish at different times, and the step waits for the last.
+// What a timed WorkerPool's threads did with their time: how long its Run calls took, start to finish, and how
+// long its parts spent inside the job. The difference is the hand-offs (microseconds) plus the time finished
+// parts spent waiting for the slowest: on a machine whose cores run at different speeds from moment to moment
+// (a VM with busy neighbours), equal parts of the work finish at different times, and the phase waits for the last.
 namespace CharRnn.Engine.Threading;
 
 public readonly record struct PoolTimes(TimeSpan InRun, TimeSpan Busy, int Parts)
@@ -11,8 +11,8 @@ public readonly record struct PoolTimes(TimeSpan InRun, TimeSpan Busy, int Parts
         new(later.InRun - earlier.InRun, later.Busy - earlier.Busy, later.Parts);
 
     /// <summary>
-    /// The share of the parts' time in Run spent waiting instead of working: 0 when every part finished together
-    /// (or no pool ran), 0.5 when one of two parts worked throughout and the other had nothing to do.
+    /// The share of the parts' time in Run spent outside the job, handing off or waiting: 0 when every part
+    /// finished together (or no pool ran), 0.5 when one of two parts worked throughout and the other had nothing to do.
     /// </summary>
     public double WaitShare => InRun <= TimeSpan.Zero || Parts < 2 ? 0 : Math.Clamp(1 - Busy / (InRun * Parts), 0, 1);
 }

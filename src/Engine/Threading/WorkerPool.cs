@@ -1,9 +1,11 @@
 // A fixed team of threads that run one indexed job together and meet at the end: the caller's thread takes
 // part 0 and parts 1..N-1 go to long-lived workers, so each job costs two handoffs per worker (a training step
-// runs three: the shares, the gradient sums, the repacking) and no allocation (no tasks, closures or thread-pool queues). Waits spin briefly, then yield for about a
-// millisecond, then block (Signal, below), so a core shared with another process is handed back.
-// It also keeps time: how long Run took and how long each part worked (PoolTimes), so a caller can tell how
-// much of its threads' time went to waiting for the slowest part.
+// runs three: the shares, the gradient sums, the repacking) and no allocation (no tasks, closures or
+// thread-pool queues). Waits spin briefly, then yield for about a millisecond, then block (Signal, below), so a
+// core shared with another process is handed back.
+// Built timed, it also keeps time: how long Run took and how long the parts worked in it (PoolTimes), so a
+// caller can tell how much of its threads' time went to hand-offs and to waiting for the slowest part. Timing
+// is opt-in: three clock reads per job are nothing beside a training phase, but ~1% of a sampled character.
 // Deliberately not here: work stealing or uneven parts; callers split work into equal shares.
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
@@ -17,12 +19,14 @@ public sealed class WorkerPool : IDisposable
     private readonly Signal[] _finished;
     private readonly ExceptionDispatchInfo?[] _failures;
     private readonly long[] _allocated; // (Parts-1) bytes each worker thread has allocated, as of its last job
+    private readonly bool _timed;
     private readonly long[] _busyTicks; // (Parts) Stopwatch ticks each part has spent inside jobs; written by its own thread
     private long _runTicks;             // Stopwatch ticks the caller has spent in Run, from handing out the job to the last finish
     private Action<int>? _job;
     private volatile bool _disposed;
 
-    public WorkerPool(int parts)
+    /// <summary>A team of parts threads (the caller's included); timed: keep Times (see the header).</summary>
+    public WorkerPool(int parts, bool timed = false)
     {
         if (parts < 1) throw new ArgumentOutOfRangeException(nameof(parts), parts, "a pool needs at least one part");
         Parts = parts;
@@ -31,6 +35,7 @@ public sealed class WorkerPool : IDisposable
         _finished = new Signal[parts - 1];
         _failures = new ExceptionDispatchInfo?[parts];
         _allocated = new long[parts - 1];
+        _timed = timed;
         _busyTicks = new long[parts];
         for (int w = 0; w < parts - 1; w++)
         {
@@ -57,15 +62,16 @@ public sealed class WorkerPool : IDisposable
     }
 
     /// <summary>
-    /// Time spent in Run and, summed over the parts, inside the jobs, since the pool started: read it before and
-    /// after a stretch of work (between Run calls) and subtract. Costs two clock reads per part per job.
+    /// Time spent in Run and, summed over the parts, inside the jobs, since the pool started (all zero unless the
+    /// pool is timed): read it on the thread that calls Run, between calls, before and after a stretch of work,
+    /// and subtract. The workers' counts are complete then: each wrote its own before signalling its finish.
     /// </summary>
     public PoolTimes Times
     {
         get
         {
             long busy = 0;
-            for (int p = 0; p < _busyTicks.Length; p++) busy += Volatile.Read(ref _busyTicks[p]);
+            foreach (long ticks in _busyTicks) busy += ticks;
             return new PoolTimes(Stopwatch.GetElapsedTime(0, _runTicks), Stopwatch.GetElapsedTime(0, busy), Parts);
         }
     }
@@ -74,12 +80,12 @@ public sealed class WorkerPool : IDisposable
     public void Run(Action<int> job)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        long started = Stopwatch.GetTimestamp();
+        long started = _timed ? Stopwatch.GetTimestamp() : 0;
         _job = job;
         for (int w = 0; w < _start.Length; w++) _start[w].Set();
         Execute(0);
         for (int w = 0; w < _finished.Length; w++) _finished[w].WaitAndReset();
-        _runTicks += Stopwatch.GetTimestamp() - started; // the workers' busy ticks were written before they signalled
+        if (_timed) _runTicks += Stopwatch.GetTimestamp() - started;
         _job = null;
         for (int p = 0; p < Parts; p++)
         {
@@ -105,10 +111,10 @@ public sealed class WorkerPool : IDisposable
 
     private void Execute(int part)
     {
-        long started = Stopwatch.GetTimestamp();
+        long started = _timed ? Stopwatch.GetTimestamp() : 0;
         try { _job!(part); }
         catch (Exception e) { _failures[part] = ExceptionDispatchInfo.Capture(e); }
-        _busyTicks[part] += Stopwatch.GetTimestamp() - started;
+        if (_timed) _busyTicks[part] += Stopwatch.GetTimestamp() - started;
     }
 
     public void Dispose()

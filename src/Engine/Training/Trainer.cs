@@ -64,7 +64,7 @@ public sealed class Trainer : IDisposable
         _runShare = RunShare;
         _sumGradientPart = SumGradientPart;
         _packPart = part => Model.Pack(part, threads);
-        _pool = threads > 1 ? new WorkerPool(threads) : null;
+        _pool = threads > 1 ? new WorkerPool(threads, timed: true) : null; // three jobs per step: the timing costs nothing
         model.Pack();
     }
 
@@ -84,7 +84,7 @@ public sealed class Trainer : IDisposable
     public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
 
     /// <summary>Time the threads spent in the parallel phases, and working in them (all zero with one thread):
-    /// the rest is waiting for the slower share at each phase's end.</summary>
+    /// the rest is hand-offs and waiting for the slower share at each phase's end. Read between steps.</summary>
     public PoolTimes ThreadTimes => _pool?.Times ?? default;
 
     /// <summary>The first share's unrolled model (all of the batch when Threads is 1).</summary>

@@ -341,6 +341,27 @@ public class TrainingTests
         Assert.Throws<InvalidDataException>(() => new Evaluator(model, 8).MeanLoss([3]));
     }
 
+    [Fact]
+    public void Trainer_ThreadTimes_CountTheParallelPhases_OnlyWithThreads()
+    {
+        string text = string.Concat(Enumerable.Repeat(Pangram, 10));
+        var (model, tokens) = Setup(CellKind.Lstm, text, hidden: 16, layers: 2, seed: 1);
+        using var single = new Trainer(model, tokens, new TrainerOptions { Batch = 4, Steps = 8, Threads = 1 });
+        single.TrainStep();
+        Assert.Equal(default, single.ThreadTimes);
+
+        using var trainer = new Trainer(model, tokens, new TrainerOptions { Batch = 4, Steps = 8, Threads = 2 });
+        trainer.TrainStep();
+        var before = trainer.ThreadTimes;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int step = 0; step < 3; step++) trainer.TrainStep();
+        clock.Stop();
+        var times = trainer.ThreadTimes - before;
+        Assert.Equal(2, times.Parts);
+        Assert.InRange(times.InRun, TimeSpan.FromTicks(1), clock.Elapsed); // the three phases of each step, no more
+        Assert.InRange(times.Busy, TimeSpan.FromTicks(1), times.InRun * 2);
+    }
+
     // ---- allocation ------------------------------------------------------------------------------------------
 
     [Theory, MemberData(nameof(Cells))]
