@@ -199,7 +199,6 @@ public class GemmTests
     public void TiledProducts_SumEveryTermInKOrder_BitExact(SimdWidth width)
     {
         if (width == SimdWidth.Scalar) return; // GemmReference defines the scalar path's own order
-        const int blockDepth = 256; // Gemm's KC
         int n = 2 * Gemm.PanelWidthFor(width) + 3; // two full panels and a partial one (the scratch-tile path)
         foreach (int k in new[] { 1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 257, 263 })
         foreach (int m in new[] { 2, 3, 5, 6, 7, 12, 13, 97 })
@@ -209,51 +208,73 @@ public class GemmTests
         {
             if (!transposedA && m <= 2) continue; // streams
             if (transposedA && form == "transposedB") continue; // MultiplyByTransposed takes a row-major A only
-            float[] a = Random(m * k, 31 * m + k), b = Random(k * n, 17 * n + k), c = Random(m * n, m + 3 * k);
-            int rs = transposedA ? 1 : k, cs = transposedA ? m : 1;
-            var expected = new float[m * n];
-            for (int i = 0; i < m; i++)
+            AssertKOrderBitExact(width, m, n, k, transposedA, form, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// The same order where a row-major A is copied into panels first: its block must hold over 4,096 values and
+    /// feed at least 16 B panels. Row counts whose tiles are 6, 5 and 4 rows high (18: 6 6 6; 25: 5 x 5; 19: 5 5
+    /// 5 4; 32: 6 6 5 5 5 5), k with and without a multiple of the four steps the packing copies at once.
+    /// </summary>
+    [Theory, MemberData(nameof(Widths))]
+    public void TiledProducts_WithRowMajorAPacked_SumEveryTermInKOrder_BitExact(SimdWidth width)
+    {
+        if (width == SimdWidth.Scalar) return;
+        int n = 16 * Gemm.PanelWidthFor(width) + 3;
+        foreach (int k in new[] { 253, 254, 255, 256, 263 })
+        foreach (int m in new[] { 18, 19, 25, 32 })
+        foreach (string form in new[] { "plain", "packed", "transposedB" })
+            AssertKOrderBitExact(width, m, n, k, transposedA: false, form, accumulate: true);
+    }
+
+    private static void AssertKOrderBitExact(SimdWidth width, int m, int n, int k, bool transposedA, string form, bool accumulate)
+    {
+        const int blockDepth = 256; // Gemm's KC
+        float[] a = Random(m * k, 31 * m + k), b = Random(k * n, 17 * n + k), c = Random(m * n, m + 3 * k);
+        int rs = transposedA ? 1 : k, cs = transposedA ? m : 1;
+        var expected = new float[m * n];
+        for (int i = 0; i < m; i++)
+        {
+            for (int j = 0; j < n; j++)
             {
-                for (int j = 0; j < n; j++)
+                float value = c[i * n + j];
+                bool hasValue = accumulate;
+                for (int first = 0; first < k; first += blockDepth)
                 {
-                    float value = c[i * n + j];
-                    bool hasValue = accumulate;
-                    for (int first = 0; first < k; first += blockDepth)
+                    float sum = 0f;
+                    for (int p = first; p < Math.Min(first + blockDepth, k); p++)
                     {
-                        float sum = 0f;
-                        for (int p = first; p < Math.Min(first + blockDepth, k); p++)
-                        {
-                            float x = a[i * rs + p * cs], y = b[p * n + j];
-                            sum = Simd.HasFusedMultiplyAdd ? MathF.FusedMultiplyAdd(x, y, sum) : x * y + sum;
-                        }
-                        value = hasValue ? sum + value : sum;
-                        hasValue = true;
+                        float x = a[i * rs + p * cs], y = b[p * n + j];
+                        sum = Simd.HasFusedMultiplyAdd ? MathF.FusedMultiplyAdd(x, y, sum) : x * y + sum;
                     }
-                    expected[i * n + j] = value;
+                    value = hasValue ? sum + value : sum;
+                    hasValue = true;
                 }
+                expected[i * n + j] = value;
             }
-            float[] actual = (float[])c.Clone();
-            switch (form)
-            {
-                case "plain":
-                    Gemm.Multiply(a, rs, cs, b, n, actual, n, m, n, k, accumulate, width);
-                    break;
-                case "packed":
-                    var panels = new PackedMatrix(k, n, width);
-                    panels.Pack(b, n);
-                    Gemm.Multiply(a, rs, cs, panels, actual, n, m, accumulate);
-                    break;
-                default:
-                    float[] w = new float[n * k];
-                    for (int j = 0; j < n; j++) for (int p = 0; p < k; p++) w[j * k + p] = b[p * n + j];
-                    Gemm.MultiplyByTransposed(a, k, w, k, actual, n, m, n, k, accumulate, width);
-                    break;
-            }
-            for (int e = 0; e < expected.Length; e++)
-            {
-                if (BitConverter.SingleToInt32Bits(actual[e]) != BitConverter.SingleToInt32Bits(expected[e]))
-                    Assert.Fail($"{width} {form} m={m} k={k} transposedA={transposedA} accumulate={accumulate}: element {e} is {actual[e]:R}, the k-order sum {expected[e]:R}");
-            }
+        }
+        float[] actual = (float[])c.Clone();
+        switch (form)
+        {
+            case "plain":
+                Gemm.Multiply(a, rs, cs, b, n, actual, n, m, n, k, accumulate, width);
+                break;
+            case "packed":
+                var panels = new PackedMatrix(k, n, width);
+                panels.Pack(b, n);
+                Gemm.Multiply(a, rs, cs, panels, actual, n, m, accumulate);
+                break;
+            default:
+                float[] w = new float[n * k];
+                for (int j = 0; j < n; j++) for (int p = 0; p < k; p++) w[j * k + p] = b[p * n + j];
+                Gemm.MultiplyByTransposed(a, k, w, k, actual, n, m, n, k, accumulate, width);
+                break;
+        }
+        for (int e = 0; e < expected.Length; e++)
+        {
+            if (BitConverter.SingleToInt32Bits(actual[e]) != BitConverter.SingleToInt32Bits(expected[e]))
+                Assert.Fail($"{width} {form} m={m} n={n} k={k} transposedA={transposedA} accumulate={accumulate}: element {e} is {actual[e]:R}, the k-order sum {expected[e]:R}");
         }
     }
 
