@@ -22,6 +22,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CharRnn.Engine.Numerics;
 
@@ -396,7 +397,7 @@ public static class Gemm
             else
             {
                 // Step by step across the tile's rows: the panel is written front to back, each row read forward.
-                int p = cs == 1 && rows >= 4 && System.Runtime.Intrinsics.X86.Sse.IsSupported ? PackRowsByFourSteps(ref first, rs, rows, kc, ref panel) : 0;
+                int p = cs == 1 && rows >= 4 ? PackRowsByFourSteps(ref first, rs, rows, kc, ref panel) : 0;
                 for (; p < kc; p++)
                 {
                     ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
@@ -410,11 +411,13 @@ public static class Gemm
     /// <summary>
     /// The first steps of a tile of 4-6 contiguous rows (A[i, p] at a[i*rs + p]) into its panel, four steps at a
     /// time: rows 0-3 as a 4 x 4 transpose of one vector per row, rows 4 and 5 as interleaved pairs, instead of
-    /// a scalar load and store per value. Returns the steps done (a multiple of 4); the caller copies the rest.
+    /// a scalar load and store per value. Returns the steps done (a multiple of 4, none without SSE); the caller
+    /// copies the rest. PackA fell from 6.5% to 5.0% of W1's samples; whole training steps, in one process
+    /// (tools/AbCompare), 1.034x and 1.037x at W1, 1.002x and 1.013x at W2.
     /// </summary>
     private static int PackRowsByFourSteps(ref float a, int rs, int rows, int kc, ref float panel)
     {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return 0;
+        if (!Sse.IsSupported) return 0;
         ref float row4 = ref Unsafe.Add(ref a, 4 * (nint)rs);
         int p = 0;
         for (; p + 4 <= kc; p += 4)
@@ -423,21 +426,21 @@ public static class Gemm
             var r1 = Vector128.LoadUnsafe(ref Unsafe.Add(ref a, rs + p));
             var r2 = Vector128.LoadUnsafe(ref Unsafe.Add(ref a, 2 * (nint)rs + p));
             var r3 = Vector128.LoadUnsafe(ref Unsafe.Add(ref a, 3 * (nint)rs + p));
-            var t0 = System.Runtime.Intrinsics.X86.Sse.UnpackLow(r0, r1);  // r0[0] r1[0] r0[1] r1[1]
-            var t1 = System.Runtime.Intrinsics.X86.Sse.UnpackLow(r2, r3);  // r2[0] r3[0] r2[1] r3[1]
-            var t2 = System.Runtime.Intrinsics.X86.Sse.UnpackHigh(r0, r1); // r0[2] r1[2] r0[3] r1[3]
-            var t3 = System.Runtime.Intrinsics.X86.Sse.UnpackHigh(r2, r3); // r2[2] r3[2] r2[3] r3[3]
+            var t0 = Sse.UnpackLow(r0, r1);  // r0[0] r1[0] r0[1] r1[1]
+            var t1 = Sse.UnpackLow(r2, r3);  // r2[0] r3[0] r2[1] r3[1]
+            var t2 = Sse.UnpackHigh(r0, r1); // r0[2] r1[2] r0[3] r1[3]
+            var t3 = Sse.UnpackHigh(r2, r3); // r2[2] r3[2] r2[3] r3[3]
             ref float step = ref Unsafe.Add(ref panel, p * rows); // step p's rows, then p+1's, ... rows apart
-            System.Runtime.Intrinsics.X86.Sse.MoveLowToHigh(t0, t1).StoreUnsafe(ref step);                       // step p: rows 0-3
-            System.Runtime.Intrinsics.X86.Sse.MoveHighToLow(t1, t0).StoreUnsafe(ref Unsafe.Add(ref step, rows));     // p+1
-            System.Runtime.Intrinsics.X86.Sse.MoveLowToHigh(t2, t3).StoreUnsafe(ref Unsafe.Add(ref step, 2 * rows)); // p+2
-            System.Runtime.Intrinsics.X86.Sse.MoveHighToLow(t3, t2).StoreUnsafe(ref Unsafe.Add(ref step, 3 * rows)); // p+3
+            Sse.MoveLowToHigh(t0, t1).StoreUnsafe(ref step);                           // step p: rows 0-3
+            Sse.MoveHighToLow(t1, t0).StoreUnsafe(ref Unsafe.Add(ref step, rows));     // step p+1
+            Sse.MoveLowToHigh(t2, t3).StoreUnsafe(ref Unsafe.Add(ref step, 2 * rows)); // step p+2
+            Sse.MoveHighToLow(t3, t2).StoreUnsafe(ref Unsafe.Add(ref step, 3 * rows)); // step p+3
             if (rows == 6)
             {
                 var r4 = Vector128.LoadUnsafe(ref Unsafe.Add(ref row4, p));
                 var r5 = Vector128.LoadUnsafe(ref Unsafe.Add(ref row4, rs + p));
-                var low = System.Runtime.Intrinsics.X86.Sse.UnpackLow(r4, r5).AsUInt64();  // (r4, r5) at p, then at p+1
-                var high = System.Runtime.Intrinsics.X86.Sse.UnpackHigh(r4, r5).AsUInt64(); // at p+2, then at p+3
+                var low = Sse.UnpackLow(r4, r5).AsUInt64();   // rows 4 and 5 at step p, then at p+1
+                var high = Sse.UnpackHigh(r4, r5).AsUInt64(); // at steps p+2 and p+3
                 Unsafe.WriteUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref step, 4)), low.GetElement(0));
                 Unsafe.WriteUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref step, rows + 4)), low.GetElement(1));
                 Unsafe.WriteUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref step, 2 * rows + 4)), high.GetElement(0));
@@ -460,10 +463,10 @@ public static class Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void PrefetchRun(ref float run, int count)
     {
-        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
-        for (int i = 0; i < count; i += FloatsPerCacheLine) System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref run, i)));
+        if (!Sse.IsSupported) return;
+        for (int i = 0; i < count; i += FloatsPerCacheLine) Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref run, i)));
         // The run rarely starts on a line boundary, so the steps above can stop one line short of its end.
-        if (count > 0) System.Runtime.Intrinsics.X86.Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref run, count - 1)));
+        if (count > 0) Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref run, count - 1)));
     }
 
     /// <summary>B's (kc, nc) block (rows ldb apart) into column panels of NR, zero columns past nc.</summary>
