@@ -39,7 +39,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
 
     protected override void Recur(int steps)
     {
-        int bh = Batch * Hidden, bg = Batch * Gates;
+        int bh = Batch * Hidden;
         for (int t = 0; t < steps; t++)
         {
             Span<T> gates = FillStepProjection(t);

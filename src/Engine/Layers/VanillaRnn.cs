@@ -18,7 +18,7 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
 
     protected override void Recur(int steps)
     {
-        int bh = Batch * Hidden; // G = H: a projection row is as wide as a hidden row
+        int bh = Batch * Hidden;
         for (int t = 0; t < steps; t++)
         {
             Span<T> a = FillStepProjection(t);
@@ -32,7 +32,7 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
 
     protected override void BackRecur(int steps)
     {
-        int bh = Batch * Hidden;
+        int bh = Batch * Hidden; // G = H: a projection row is as wide as a hidden row
         Span<T> dh = DHiddenNext;
         dh.Clear(); // truncated BPTT: nothing flows back from the next window
         for (int t = steps - 1; t >= 0; t--)
