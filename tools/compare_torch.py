@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""Side-by-side training throughput: the PyTorch peer against charrnn, in alternating rounds.
+
+This VM's speed drifts by 10-30% from minute to minute, so one run of each says little. Each round runs
+the PyTorch peer once and then every engine command once (`bench --workload W --json`), back to back, and
+the summary gives each one's median and range, the ratio of the medians and the median of the rounds' own
+ratios. The README's benchmark blocks were measured this way.
+
+    /usr/bin/python3 tools/compare_torch.py --peer ../shared/peers/torch_charlstm.py --workload W1 --rounds 6 \\
+        --engine "dotnet src/Runner/bin/Release/net10.0/charrnn.dll" --engine /tmp/aot/charrnn
+
+The peer runs as the README's table says it ran best here: one PyTorch thread, OpenBLAS on two
+(`--torch-threads` and `--blas-threads` change that). Standard library only; the peer needs python3-torch.
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+# The issue's training workloads, as the peer script's arguments, and how long each side measures: ten W1
+# steps are ~2 s of PyTorch, sixty W2 steps ~6 s, about what `bench --seconds` gives the engine.
+WORKLOADS = {
+    "W1": {"peer": ["--layers", "2", "--hidden", "512", "--seq", "100", "--batch", "64", "--steps", "10"], "seconds": 10},
+    "W2": {"peer": ["--layers", "2", "--hidden", "128", "--seq", "50", "--batch", "50", "--steps", "60"], "seconds": 8},
+}
+
+
+def fail(message, hint):
+    print(f"compare_torch: {message}. {hint}", file=sys.stderr)
+    sys.exit(2)
+
+
+def run(command, env=None):
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        fail(f"`{shlex.join(command)}` exited with {result.returncode}: {last}", "Run it alone to see why")
+    return result.stdout
+
+
+def peer_rate(args, workload):
+    env = dict(os.environ)
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # let OpenBLAS detect the CPU itself
+        env.pop(name, None)
+    env["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)
+    out = run([args.python, args.peer, "--corpus", args.corpus, "--threads", str(args.torch_threads),
+               "--sample", "1", *WORKLOADS[workload]["peer"]], env)
+    found = re.search(r"train_chars_per_s=(\d+)", out)
+    if not found:
+        fail(f"the peer printed no train_chars_per_s: {out.strip()[:200]!r}", "Is --peer torch_charlstm.py?")
+    return int(found.group(1))
+
+
+def engine_rate(engine, args, workload):
+    command = [*shlex.split(engine), "bench", "--workload", workload, "--seconds", str(args.seconds or WORKLOADS[workload]["seconds"]), "--json"]
+    if args.threads:
+        command += ["--threads", str(args.threads)]
+    out = run(command)
+    try:
+        report = json.loads(out.strip().splitlines()[-1])
+        return int(report["workloads"][0]["chars_per_s"])
+    except (ValueError, KeyError, IndexError):
+        fail(f"`{shlex.join(command)}` printed no bench JSON", "Is --engine a charrnn command?")
+
+
+def describe(values):
+    return f"{statistics.median(values):,.0f} ({min(values):,}-{max(values):,})"
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--peer", required=True, help="path of torch_charlstm.py")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="W1")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--engine", action="append", help="a charrnn command (repeatable; default: the JIT build)")
+    parser.add_argument("--corpus", default=os.path.join(here, "..", "src", "Runner", "Resources", "alice.txt"))
+    parser.add_argument("--seconds", type=float, help="bench --seconds (default: 10 at W1, 8 at W2)")
+    parser.add_argument("--threads", type=int, help="bench --threads (default: all cores)")
+    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--blas-threads", type=int, default=2)
+    parser.add_argument("--python", default="/usr/bin/python3", help="the interpreter that has torch")
+    args = parser.parse_args()
+    engines = args.engine or [f"dotnet {os.path.join(here, '..', 'src', 'Runner', 'bin', 'Release', 'net10.0', 'charrnn.dll')}"]
+    if args.rounds < 1:
+        fail(f"--rounds must be at least 1, got {args.rounds}", "Use six or more: single rounds swing with the VM")
+    if not os.path.isfile(args.peer):
+        fail(f"no peer script at {args.peer}", "Pass --peer with the path of torch_charlstm.py")
+    if not os.path.isfile(args.corpus):
+        fail(f"no corpus at {args.corpus}", "Pass --corpus FILE")
+
+    print(f"{args.workload}, {args.rounds} rounds, {time.strftime('%Y-%m-%d %H:%M')}: PyTorch, then {len(engines)} engine command(s)")
+    peer, rates = [], [[] for _ in engines]
+    for round_number in range(1, args.rounds + 1):
+        peer.append(peer_rate(args, args.workload))
+        for i, engine in enumerate(engines):
+            rates[i].append(engine_rate(engine, args, args.workload))
+        line = "  ".join(f"{r[-1]:,} ({r[-1] / peer[-1]:.2f}x)" for r in rates)
+        print(f"  {time.strftime('%H:%M:%S')} round {round_number}: PyTorch {peer[-1]:,}  engine {line}", flush=True)
+
+    print(f"PyTorch: {describe(peer)} chars/s")
+    for engine, r in zip(engines, rates):
+        per_round = [e / p for e, p in zip(r, peer)]
+        print(f"{engine}: {describe(r)} chars/s; ratio of medians {statistics.median(r) / statistics.median(peer):.2f}x, "
+              f"median of rounds {statistics.median(per_round):.2f}x, rounds {min(per_round):.2f}-{max(per_round):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
