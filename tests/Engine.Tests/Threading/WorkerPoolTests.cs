@@ -53,8 +53,10 @@ public class WorkerPoolTests
         Assert.InRange(times.InRun, own.Max(), outside.Elapsed);
         Assert.InRange(times.Busy, own[0] + own[1], times.InRun * 2);
         // One part worked throughout, the other did nothing: half the parts' time or more was waiting (more when a
-        // busy machine delays a hand-off); far from the 0 of a pool that forgot the idle part's wait.
-        Assert.InRange(times.WaitShare, 0.5 - Tolerances.PoolWaitShare, 0.9);
+        // busy machine delays a hand-off); far from the 0 of a pool that forgot the idle part's wait. At most
+        // what the jobs' own clocks leave over in the caller's window: the 1 of a pool that forgot the work.
+        double mostWaiting = 1 - (own[0] + own[1]) / (outside.Elapsed * 2);
+        Assert.InRange(times.WaitShare, 0.5 - Tolerances.PoolWaitShare, mostWaiting);
     }
 
     [Fact]
