@@ -4,7 +4,7 @@
 This VM's speed drifts by 10-30% from minute to minute, so one run of each says little. Each round runs
 the PyTorch peer once and then every engine command once (`bench --workload W --json`), back to back, and
 the summary gives each one's median and range, the ratio of the medians and the median of the rounds' own
-ratios. The README's benchmark blocks were measured this way.
+ratios. The blocks in docs/performance-log.md since session 10 were measured this way.
 
     /usr/bin/python3 tools/compare_torch.py --peer ../shared/peers/torch_charlstm.py --workload W1 --rounds 6 \\
         --engine "dotnet src/Runner/bin/Release/net10.0/charrnn.dll" --engine /tmp/aot/charrnn
@@ -36,10 +36,15 @@ def fail(message, hint):
 
 
 def run(command, env=None):
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+    except OSError as error:
+        fail(f"cannot start `{shlex.join(command)}`: {error.strerror}", "Check the path (a NativeAOT binary must be published first)")
     if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        fail(f"`{shlex.join(command)}` exited with {result.returncode}: {last}", "Run it alone to see why")
+        lines = result.stderr.strip().splitlines()
+        # charrnn reports a user error as an "error:" line and a "hint:" line; anything else, its last line
+        said = "; ".join(l.strip() for l in lines if l.startswith(("error:", "hint:"))) or (lines or ["(no output)"])[-1]
+        fail(f"`{shlex.join(command)}` exited with {result.returncode}: {said}", "Run it alone to see more")
     return result.stdout
 
 
@@ -57,8 +62,9 @@ def peer_rate(args, workload):
 
 
 def engine_rate(engine, args, workload):
-    command = [*shlex.split(engine), "bench", "--workload", workload, "--seconds", str(args.seconds or WORKLOADS[workload]["seconds"]), "--json"]
-    if args.threads:
+    seconds = WORKLOADS[workload]["seconds"] if args.seconds is None else args.seconds
+    command = [*shlex.split(engine), "bench", "--workload", workload, "--seconds", str(seconds), "--json"]
+    if args.threads is not None:
         command += ["--threads", str(args.threads)]
     out = run(command)
     try:
@@ -81,12 +87,18 @@ def main():
     parser.add_argument("--engine", action="append", help="a charrnn command (repeatable; default: the JIT build)")
     parser.add_argument("--corpus", default=os.path.join(here, "..", "src", "Runner", "Resources", "alice.txt"))
     parser.add_argument("--seconds", type=float, help="bench --seconds (default: 10 at W1, 8 at W2)")
-    parser.add_argument("--threads", type=int, help="bench --threads (default: all cores)")
+    parser.add_argument("--threads", type=int, help="bench --threads (default or 0: all cores)")
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--blas-threads", type=int, default=2)
     parser.add_argument("--python", default="/usr/bin/python3", help="the interpreter that has torch")
     args = parser.parse_args()
     engines = args.engine or [f"dotnet {os.path.join(here, '..', 'src', 'Runner', 'bin', 'Release', 'net10.0', 'charrnn.dll')}"]
+    for name in ("seconds", "torch_threads", "blas_threads"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive, got {value}", "Leave it out for the default")
+    if args.threads is not None and args.threads < 0:
+        fail(f"--threads must be 0 (all cores) or more, got {args.threads}", "Leave it out for all cores")
     if args.rounds < 1:
         fail(f"--rounds must be at least 1, got {args.rounds}", "Use six or more: single rounds swing with the VM")
     if not os.path.isfile(args.peer):
