@@ -22,8 +22,8 @@ import subprocess
 import sys
 import time
 
-# The training workloads, as the peer script's arguments, and how long each side measures: ten W1
-# steps are ~2 s of PyTorch, sixty W2 steps ~6 s, about what `bench --seconds` gives the engine.
+# The training workloads, as the peer script's arguments, and the engine's `bench --seconds`: ten W1
+# steps are ~17 s of PyTorch here and sixty W2 steps ~6 s, each longer than its warm-up and the VM's short swings.
 WORKLOADS = {
     "W1": {"peer": ["--layers", "2", "--hidden", "512", "--seq", "100", "--batch", "64", "--steps", "10"], "seconds": 10},
     "W2": {"peer": ["--layers", "2", "--hidden", "128", "--seq", "50", "--batch", "50", "--steps", "60"], "seconds": 8},
@@ -48,22 +48,22 @@ def run(command, env=None):
     return result.stdout
 
 
-def peer_rate(args, workload):
+def peer_rate(args):
     env = dict(os.environ)
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # let OpenBLAS detect the CPU itself
         env.pop(name, None)
     env["OPENBLAS_NUM_THREADS"] = str(args.blas_threads)
     out = run([args.python, args.peer, "--corpus", args.corpus, "--threads", str(args.torch_threads),
-               "--sample", "1", *WORKLOADS[workload]["peer"]], env)
+               "--sample", "1", *WORKLOADS[args.workload]["peer"]], env)
     found = re.search(r"train_chars_per_s=(\d+)", out)
     if not found:
         fail(f"the peer printed no train_chars_per_s: {out.strip()[:200]!r}", "Is --peer torch_charlstm.py?")
     return int(found.group(1))
 
 
-def engine_rate(engine, args, workload):
-    seconds = WORKLOADS[workload]["seconds"] if args.seconds is None else args.seconds
-    command = [*shlex.split(engine), "bench", "--workload", workload, "--seconds", str(seconds), "--json"]
+def engine_rate(engine, args):
+    seconds = WORKLOADS[args.workload]["seconds"] if args.seconds is None else args.seconds
+    command = [*shlex.split(engine), "bench", "--workload", args.workload, "--seconds", str(seconds), "--json"]
     if args.threads is not None:
         command += ["--threads", str(args.threads)]
     out = run(command)
@@ -109,9 +109,9 @@ def main():
     print(f"{args.workload}, {args.rounds} rounds, {time.strftime('%Y-%m-%d %H:%M')}: PyTorch, then {len(engines)} engine command(s)")
     peer, rates = [], [[] for _ in engines]
     for round_number in range(1, args.rounds + 1):
-        peer.append(peer_rate(args, args.workload))
+        peer.append(peer_rate(args))
         for i, engine in enumerate(engines):
-            rates[i].append(engine_rate(engine, args, args.workload))
+            rates[i].append(engine_rate(engine, args))
         line = "  ".join(f"{r[-1]:,} ({r[-1] / peer[-1]:.2f}x)" for r in rates)
         print(f"  {time.strftime('%H:%M:%S')} round {round_number}: PyTorch {peer[-1]:,}  engine {line}", flush=True)
 
