@@ -137,6 +137,13 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Model.MultiplyBy(DProjection.AsSpan(first * bg, count * bg), WeightIh, dx, count * Batch, accumulate);
     }
 
+    /// <summary>
+    /// Whether BackRecur must send step t's gradient on to h(t-1): always for t &gt; 0; at t = 0 h(-1) is the
+    /// state carried in from the previous window, which truncated BPTT cuts off, so only the gradient-flow probe
+    /// reads it (skipping it saves one of the T backward step products per layer in training).
+    /// </summary>
+    protected bool NeedsPreviousStateGradient(int t) => t > 0 || GradientObserver != null;
+
     /// <summary>dh (B, H) += the loss gradient at the output of step t (for the cells' BackRecur).</summary>
     protected void AddOutputGradient(int t, Span<T> dh) => _upstream!.AddTo(t, dh);
 

@@ -48,6 +48,48 @@ public class GradientCheckTests
     }
 
     [Theory, MemberData(nameof(Cells))]
+    public void Backward_WithoutObserver_SkipsOnlyTheCarriedStateGradient(CellKind cell)
+    {
+        // Training leaves out step 0's product into h(-1), which truncated BPTT cuts off; the gradient-flow
+        // probe asks for it. Both must give the same parameter gradients bit for bit, and the probe its step -1.
+        var model = NewModel(cell, layers: 2, seed: 13);
+        double[] Gradients(bool observed)
+        {
+            var unrolled = new UnrolledModel<double>(model, B, T);
+            var observers = unrolled.Layers.Select(_ => new StepRecorder()).ToArray();
+            if (observed) for (int l = 0; l < observers.Length; l++) unrolled.Layers[l].GradientObserver = observers[l];
+            unrolled.ForwardLoss(Tokens(B * T, 1), Tokens(B * T, 2), T);
+            unrolled.CarryState();
+            int[] tokens = Tokens(B * T, 3), targets = Tokens(B * T, 4);
+            unrolled.ForwardLoss(tokens, targets, T);
+            var gradients = new double[model.Parameters.Length];
+            unrolled.Backward(tokens, targets, gradients);
+            if (observed)
+            {
+                foreach (var observer in observers)
+                {
+                    Assert.Equal([2, 1, 0, -1], observer.Steps);
+                    Assert.Contains(observer.CarriedStateGradient, x => x != 0);
+                }
+            }
+            return gradients;
+        }
+        Assert.Equal(Gradients(observed: true), Gradients(observed: false));
+    }
+
+    private sealed class StepRecorder : IHiddenGradientObserver<double>
+    {
+        public List<int> Steps { get; } = [];
+        public double[] CarriedStateGradient { get; private set; } = [];
+
+        public void Observe(int step, ReadOnlySpan<double> dh)
+        {
+            Steps.Add(step);
+            if (step == -1) CarriedStateGradient = dh.ToArray();
+        }
+    }
+
+    [Theory, MemberData(nameof(Cells))]
     public void RecurrentLayer_Backward_MatchesFiniteDifferences_IncludingInputGradient(CellKind cell)
     {
         // Layer 1 of a 2-layer model: dense input (T, B, H), loss = sum(output * R) for a fixed random R.
