@@ -8,7 +8,7 @@
 //       for each B panel, for each A panel: one register tile, C tile = [C +] sum over KC.
 // The micro-kernel keeps up to 6 x 2 vector accumulators in registers (6 x 16 floats at Vector256: 12 of the
 // 16 ymm registers) and per k step loads two B vectors and broadcasts one A value per row.
-// A B panel (KC x NR, 16 KiB at Vector256) stays in L1 across the A panels; A's block stays in L2.
+// A B panel (KC x NR, 32 KiB at Vector256) is read by every A panel in turn, from L1 or L2; A's block stays in L2.
 // Row tiles: a block of mc rows is cut into ceil(mc/6) tiles of nearly equal height (25 rows: 5 x 5, 32: 6 6 5
 // 5 5 5), so a training share of 25 or 32 streams wastes no FMA on padding; heights 4-6 all keep enough
 // independent accumulators to hide the FMA latency.
@@ -28,11 +28,21 @@ namespace CharRnn.Engine.Numerics;
 
 public static class Gemm
 {
+    /// <summary>
+    /// KC: the k steps a register tile sums before it adds the sum to C; a B panel is 32 KiB at Vector256 (all
+    /// of this machine's L1: the kernel reads it from L2 fast enough) and 64 KiB at Vector512. Every tiled
+    /// product sums each element's terms in k order within a block, then adds the block's sum to C (GemmTests).
+    /// 512 against 256 (tools/AbCompare, whole W1 training steps, 2026-11-27): 1.037x, 1.019x and 1.011x over
+    /// all rounds in three runs of 14, 14 and 30 rounds (A and B swapped in the second), faster in 41 of the 58
+    /// rounds; each C tile is read and written half as often. W2 (k ≤ 128 but for the gradient products): 1.007x,
+    /// a wash. 1024: 0.966x (14 rounds). Measured at Vector256 only (no AVX-512 here).
+    /// </summary>
+    public const int BlockDepth = 512;
+
     private const int TileRows = 6;          // MR: the tallest register tile
-    private const int KBlock = 256;         // KC: a 256-deep B panel is 16 KiB at Vector256, 32 KiB at Vector512 (L1)
-    private const int RowBlock = 96;        // MC: A's packed block, 96 x 256 floats = 96 KiB (L2); a multiple of MR
-    private const int ColumnBlock = 512;    // NC: B's packed block, 256 x 512 floats = 512 KiB (about L2): a per-thread buffer that
-                                            // stays small in memory; wider B is packed in several blocks. A multiple of every NR
+    private const int RowBlock = 96;        // MC: A's packed block, 96 x 512 floats = 192 KiB (L2); a multiple of MR
+    private const int ColumnBlock = 512;    // NC: B's packed block, 512 x 512 floats = 1 MiB: a per-thread buffer that stays
+                                            // small in memory; wider B is packed in several blocks. A multiple of every NR
     private const int StreamingMaxRows = 2; // up to this many rows a product streams B instead of tiling
     private const int InPlaceABlockMax = 4096; // A blocks up to 16 KiB (half of L1) are read in place...
     private const int InPlaceAPanelsMax = 16;  // ...and so are larger ones that fewer B panels than this reuse
@@ -156,7 +166,7 @@ public static class Gemm
             if (!accumulate) for (int i = 0; i < m; i++) MemoryMarshal.CreateSpan(ref Unsafe.Add(ref c, (nint)i * ldc), n).Clear();
             return;
         }
-        // Streaming sums k in one run from C; tiles sum 256-deep blocks. A^T (the parameter gradients, whose rows
+        // Streaming sums k in one run from C; tiles sum BlockDepth-deep blocks. A^T (the parameter gradients, whose rows
         // threads split) always tiles, so a gradient element gets the same bits however its rows are split.
         if (m <= StreamingMaxRows && cs == 1)
         {
@@ -166,16 +176,16 @@ public static class Gemm
             return;
         }
         int nr = 2 * TOps.Count;
-        float[] packedA = t_packedA ??= new float[RowBlock * KBlock];
-        float[] packedB = packed == null ? (t_packedB ??= new float[ColumnBlock * KBlock]) : [];
+        float[] packedA = t_packedA ??= new float[RowBlock * BlockDepth];
+        float[] packedB = packed == null ? (t_packedB ??= new float[ColumnBlock * BlockDepth]) : [];
         Span<float> edge = stackalloc float[TileRows * WidestPanel]; // (MR, NR) scratch tile for partial tiles
         int columnBlock = packed == null ? ColumnBlock : n;            // packed panels already span all of n
         for (int jc = 0; jc < n; jc += columnBlock)
         {
             int nc = Math.Min(columnBlock, n - jc);
-            for (int pc = 0; pc < k; pc += KBlock)
+            for (int pc = 0; pc < k; pc += BlockDepth)
             {
-                int kc = Math.Min(KBlock, k - pc);
+                int kc = Math.Min(BlockDepth, k - pc);
                 bool add = accumulate || pc > 0;
                 ref float panels = ref MemoryMarshal.GetArrayDataReference(packedB);
                 nint panelStride = (nint)kc * nr;

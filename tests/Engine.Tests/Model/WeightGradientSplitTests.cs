@@ -4,6 +4,7 @@
 // one model over the whole batch. The shares also let the loss overwrite the logits with probabilities in place,
 // which must change nothing.
 using CharRnn.Engine.Model;
+using CharRnn.Engine.Numerics;
 using CharRnn.Engine.Regularization;
 using CharRnn.Engine.Sampling;
 using CharRnn.Engine.Threading;
@@ -13,8 +14,8 @@ namespace CharRnn.Engine.Tests.Model;
 public class WeightGradientSplitTests
 {
     // V = 11 head rows and G = 4*20 = 80 gate rows: part counts that leave ragged ranges down to one row.
-    // T*B = 300 rows: the gradient products' k runs past one 256-deep block.
-    private const int B = 5, T = 60, V = 11, H = 20;
+    // T*B rows (560): the gradient products' k runs past one block of Gemm.BlockDepth.
+    private const int B = 5, T = Gemm.BlockDepth / B + 10, V = 11, H = 20;
 
     /// <summary>Two shares sum their rows in another order than one model over all of them: float rounding,
     /// a few ulp of each product sum (measured: under 1e-6 of the largest gradient).</summary>

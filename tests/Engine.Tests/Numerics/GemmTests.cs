@@ -83,11 +83,11 @@ public class GemmTests
     [Theory, MemberData(nameof(Widths))]
     public void Gemm_EveryWidth_MatchesScalarDefinition_LargeOddShapes(SimdWidth width)
     {
-        Check(width, 67, 133, 517, transposedA: false, accumulate: true); // k > the 256-deep block: exercises k-blocking
+        Check(width, 67, 133, Gemm.BlockDepth + 5, transposedA: false, accumulate: true); // k past one block: exercises k-blocking
         Check(width, 131, 75, 301, transposedA: true, accumulate: false);
         Check(width, 1, 1031, 129, transposedA: false, accumulate: false); // batch-1 sampling shape
         Check(width, 2, 517, 67, transposedA: true, accumulate: true);     // the last streamed row count
-        Check(width, 3, 301, 513, transposedA: false, accumulate: true);   // the first tiled one, k over two blocks
+        Check(width, 3, 301, Gemm.BlockDepth + 1, transposedA: false, accumulate: true); // the first tiled one, k over two blocks
         Check(width, 97, 2049, 259, transposedA: false, accumulate: true); // past one row block and one column block
         Check(width, 98, 35, 19, transposedA: true, accumulate: false);    // a 2-row tile after a full row block
     }
@@ -188,19 +188,19 @@ public class GemmTests
 
     /// <summary>
     /// Every tiled product sums each element's k terms one multiply-add at a time, in k order, within each
-    /// 256-deep block, then adds the block's sum to C: the micro-kernel's eight-step loop and its one-step tail
+    /// block of Gemm.BlockDepth steps, then adds the block's sum to C: the micro-kernel's eight-step loop and its one-step tail
     /// must not reorder a single term (the trainer's bit-identity across thread splits rests on this order).
     /// Bit-exact against that order for every tile height (one or two rows with unit column stride stream B in
     /// another order by design, so height 2 comes through Aᵀ and height 1 from the last row block of m = 97),
     /// both A layouts, B plain, packed and given as Wᵀ, and k on both sides of the unrolled loop's multiples of 8
-    /// and of the 256-deep block.
+    /// and of the block.
     /// </summary>
     [Theory, MemberData(nameof(Widths))]
     public void TiledProducts_SumEveryTermInKOrder_BitExact(SimdWidth width)
     {
         if (width == SimdWidth.Scalar) return; // GemmReference defines the scalar path's own order
         int n = 2 * Gemm.PanelWidthFor(width) + 3; // two full panels and a partial one (the scratch-tile path)
-        foreach (int k in new[] { 1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 257, 263 })
+        foreach (int k in new[] { 1, 2, 7, 8, 9, 15, 16, 17, Gemm.BlockDepth - 1, Gemm.BlockDepth, Gemm.BlockDepth + 1, Gemm.BlockDepth + 7 })
         foreach (int m in new[] { 2, 3, 5, 6, 7, 12, 13, 97 })
         foreach (bool transposedA in new[] { false, true })
         foreach (string form in new[] { "plain", "packed", "transposedB" })
@@ -222,7 +222,7 @@ public class GemmTests
     {
         if (width == SimdWidth.Scalar) return;
         int n = 16 * Gemm.PanelWidthFor(width) + 3;
-        foreach (int k in new[] { 253, 254, 255, 256, 263 })
+        foreach (int k in new[] { Gemm.BlockDepth - 3, Gemm.BlockDepth - 2, Gemm.BlockDepth - 1, Gemm.BlockDepth, Gemm.BlockDepth + 7 })
         foreach (int m in new[] { 18, 19, 25, 32 })
         foreach (string form in new[] { "plain", "packed", "transposedB" })
             AssertKOrderBitExact(width, m, n, k, transposedA: false, form, accumulate: true);
@@ -230,7 +230,7 @@ public class GemmTests
 
     private static void AssertKOrderBitExact(SimdWidth width, int m, int n, int k, bool transposedA, string form, bool accumulate)
     {
-        const int blockDepth = 256; // Gemm's KC
+        const int blockDepth = Gemm.BlockDepth; // KC
         float[] a = Random(m * k, 31 * m + k), b = Random(k * n, 17 * n + k), c = Random(m * n, m + 3 * k);
         int rs = transposedA ? 1 : k, cs = transposedA ? m : 1;
         var expected = new float[m * n];
