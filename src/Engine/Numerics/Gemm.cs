@@ -30,12 +30,13 @@ public static class Gemm
 {
     /// <summary>
     /// KC: the k steps a register tile sums before it adds the sum to C; a B panel is 32 KiB at Vector256 (all
-    /// of this machine's L1: the kernel reads it from L2 fast enough) and 64 KiB at Vector512. Every tiled
-    /// product sums each element's terms in k order within a block, then adds the block's sum to C (GemmTests).
-    /// 512 against 256 (tools/AbCompare, whole W1 training steps, 2026-11-27): 1.037x, 1.019x and 1.011x over
-    /// all rounds in three runs of 14, 14 and 30 rounds (A and B swapped in the second), faster in 41 of the 58
-    /// rounds; each C tile is read and written half as often. W2 (k ≤ 128 but for the gradient products): 1.007x,
-    /// a wash. 1024: 0.966x (14 rounds). Measured at Vector256 only (no AVX-512 here).
+    /// of this machine's L1, so part of it is read from L2, which measured no slower) and 64 KiB at Vector512.
+    /// Every tiled product sums each element's terms in k order within a block, then adds the block's sum to C
+    /// (GemmTests). 512 against 256 (tools/AbCompare, whole training steps, 2026-11-27): W1 1.037x, 1.019x and
+    /// 1.011x over all rounds in three runs of 14, 14 and 30 rounds (A and B swapped in the second), faster in 41
+    /// of the 58 rounds; W2 (k ≤ 128 but for the gradient products) 1.007x and 1.056x in 20 and 30 rounds. Each C
+    /// tile is read and written half as often. 1024: 0.966x at W1 (14 rounds). Measured at Vector256 only (no
+    /// AVX-512 here).
     /// </summary>
     public const int BlockDepth = 512;
 
