@@ -59,7 +59,7 @@ public sealed class Gru<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPoi
             GruCell.Backward<T>(Projection.AsSpan(t * bg, bg), _recurrent.AsSpan(t * bg, bg), HiddenStates.AsSpan(t * bh, bh), dh,
                 DProjection.AsSpan(t * bg, bg), dRecurrent, dhNext, Hidden);
             // forward: q(t) = h(t-1) W_hh^T + b_hh  =>  dh(t-1) += dq(t) W_hh (added to the direct part dh*z)
-            if (NeedsPreviousStateGradient(t)) BackRecurrentInput(dRecurrent, dhNext, accumulate: true);
+            BackRecurrentInput(t, dRecurrent, dhNext, accumulate: true);
         }
         GradientObserver?.Observe(-1, dhNext);
     }

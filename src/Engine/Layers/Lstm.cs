@@ -67,7 +67,7 @@ public sealed class Lstm<T> : RecurrentLayer<T> where T : unmanaged, IFloatingPo
             LstmCell.Tanh<T>(_cells.AsSpan((t + 1) * bh, bh), _tanhCell, Hidden); // forward: h = o*tanh(c(t))
             LstmCell.Backward<T>(Projection.AsSpan(t * bg, bg), _cells.AsSpan(t * bh, bh), _tanhCell, dh, dc, dGates, Hidden);
             // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh (h(t-1) reaches nothing else in step t)
-            if (NeedsPreviousStateGradient(t)) BackRecurrentInput(dGates, dh, accumulate: false);
+            BackRecurrentInput(t, dGates, dh, accumulate: false);
         }
         GradientObserver?.Observe(-1, dh);
     }

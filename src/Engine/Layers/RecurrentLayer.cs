@@ -137,13 +137,6 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         Model.MultiplyBy(DProjection.AsSpan(first * bg, count * bg), WeightIh, dx, count * Batch, accumulate);
     }
 
-    /// <summary>
-    /// Whether BackRecur must send step t's gradient on to h(t-1): always for t &gt; 0; at t = 0 h(-1) is the
-    /// state carried in from the previous window, which truncated BPTT cuts off, so only the gradient-flow probe
-    /// reads it (skipping it saves one of the T backward step products per layer in training).
-    /// </summary>
-    protected bool NeedsPreviousStateGradient(int t) => t > 0 || GradientObserver != null;
-
     /// <summary>dh (B, H) += the loss gradient at the output of step t (for the cells' BackRecur).</summary>
     protected void AddOutputGradient(int t, Span<T> dh) => _upstream!.AddTo(t, dh);
 
@@ -208,11 +201,15 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
     }
 
     /// <summary>
-    /// Backward of RecurrentInput through the recurrent product: dRecurrent (B, G) is the gradient at
+    /// Backward of RecurrentInput(t) through the recurrent product: dRecurrent (B, G) is the gradient at
     /// RecurrentInput(t) W_hh^T; dh(t-1) (B, H) receives dRecurrent W_hh (times the mask), added or overwritten.
+    /// At t = 0, h(-1) is the state carried in from the previous window, which truncated BPTT cuts off: only the
+    /// gradient-flow probe reads its gradient, so without an observer dPrevious is left as it is (one of the T
+    /// backward step products per layer saved in training).
     /// </summary>
-    protected void BackRecurrentInput(ReadOnlySpan<T> dRecurrent, Span<T> dPrevious, bool accumulate)
+    protected void BackRecurrentInput(int t, ReadOnlySpan<T> dRecurrent, Span<T> dPrevious, bool accumulate)
     {
+        if (t == 0 && GradientObserver == null) return;
         if (!Masked)
         {
             // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) (+)= da(t) W_hh

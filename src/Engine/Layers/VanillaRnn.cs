@@ -44,7 +44,7 @@ public sealed class VanillaRnn<T> : RecurrentLayer<T> where T : unmanaged, IFloa
             // forward: h(t) = tanh(a(t))  =>  da(t) = dh(t) * (1 - h(t)^2)
             RnnCell.Backward<T>(HiddenStates.AsSpan((t + 1) * bh, bh), dh, dA, Hidden);
             // forward: a(t) += h(t-1) W_hh^T  =>  dh(t-1) = da(t) W_hh (h(t-1) reaches nothing else in step t)
-            if (NeedsPreviousStateGradient(t)) BackRecurrentInput(dA, dh, accumulate: false);
+            BackRecurrentInput(t, dA, dh, accumulate: false);
         }
         GradientObserver?.Observe(-1, dh);
     }
