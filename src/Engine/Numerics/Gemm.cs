@@ -49,11 +49,13 @@ public static class Gemm
     private const int InPlaceAPanelsMax = 16;  // ...and so are larger ones that fewer B panels than this reuse
     private const int WidestPanel = 32;     // NR at Vector512
     private const int FloatsPerCacheLine = 16; // 64-byte lines
+    private const int PanelSkew = FloatsPerCacheLine; // packed A's tile t starts t lines past r*KC: see PackedPanelOffset
+    private const int MaxTilesPerBlock = (RowBlock + TileRows - 1) / TileRows;
     private const int PrefetchAhead = 8;    // Aᵀ packing requests the row this many steps ahead: far enough for a miss to L3 to
                                             // complete before the copy arrives, near enough to stay within the core's outstanding misses
 
     // Per-thread packing buffers, allocated on first use so steady-state calls allocate nothing.
-    [ThreadStatic] private static float[]? t_packedA; // (MC, KC) an A^T block as row panels: the tile at row r, height h, is (KC, h) at r*KC
+    [ThreadStatic] private static float[]? t_packedA; // (MC, KC) A's block as row panels: tile t at row r, height h, is (KC, h) at PackedPanelOffset(r, t, KC)
     [ThreadStatic] private static float[]? t_packedB; // (NC / NR, KC, NR) B's block in column panels
 
     /// <summary>Columns per B panel for a width: two vectors (the micro-kernel's tile width).</summary>
@@ -177,7 +179,7 @@ public static class Gemm
             return;
         }
         int nr = 2 * TOps.Count;
-        float[] packedA = t_packedA ??= new float[RowBlock * BlockDepth];
+        float[] packedA = t_packedA ??= new float[RowBlock * BlockDepth + MaxTilesPerBlock * PanelSkew];
         float[] packedB = packed == null ? (t_packedB ??= new float[ColumnBlock * BlockDepth]) : [];
         Span<float> edge = stackalloc float[TileRows * WidestPanel]; // (MR, NR) scratch tile for partial tiles
         int columnBlock = packed == null ? ColumnBlock : n;            // packed panels already span all of n
@@ -222,7 +224,7 @@ public static class Gemm
                         {
                             int rows = tiles.Height(tile);
                             // A[i, p] of this tile: a packed tile is (kc, rows); an in-place one keeps A's strides.
-                            ref float aPanel = ref Unsafe.Add(ref aBlock, packA ? (nint)ir * kc : (nint)ir * rs);
+                            ref float aPanel = ref Unsafe.Add(ref aBlock, packA ? PackedPanelOffset(ir, tile, kc) : (nint)ir * rs);
                             nint tileRowStride = packA ? 1 : rs, tileStepStride = packA ? rows : cs;
                             ref float cTile = ref Unsafe.Add(ref c, (nint)(ic + ir) * ldc + jc + jr);
                             if (columns == nr)
@@ -256,6 +258,7 @@ public static class Gemm
 
         public int Rows { get; }
         public int Count { get; }
+        public int ShortestHeight => _base;
         public int Height(int tile) => _base + (tile < _taller ? 1 : 0);
     }
 
@@ -380,41 +383,68 @@ public static class Gemm
         }
     }
 
-    /// <summary>A's (mc, kc) block into row panels, one per tile: the tile at row r of height h is (kc, h) at r*kc.</summary>
+    /// <summary>
+    /// Where packed A's tile number `tile`, starting at row r, begins: r*kc, plus one cache line per tile before it.
+    /// A 6-row panel of 512 steps is 12 KiB, a multiple of 4 KiB, so without the skew every tile's panel would
+    /// start in the same L1 set, and packing Aᵀ, which writes all the tiles' panels at once, would keep evicting
+    /// its own lines (L1 is 8-way; a block has up to 16 tiles).
+    /// </summary>
+    private static nint PackedPanelOffset(int r, int tile, int kc) => (nint)r * kc + (nint)tile * PanelSkew;
+
+    /// <summary>A's (mc, kc) block into row panels, one per tile: the tile at row r of height h is (kc, h) at PackedPanelOffset.</summary>
     private static void PackA(ref float a, int rs, int cs, RowTiles tiles, int kc, ref float destination)
     {
+        if (rs == 1)
+        {
+            PackTransposedA(ref a, cs, tiles, kc, ref destination);
+            return;
+        }
         for (int tile = 0, ir = 0; tile < tiles.Count; ir += tiles.Height(tile), tile++)
         {
             int rows = tiles.Height(tile);
-            ref float panel = ref Unsafe.Add(ref destination, (nint)ir * kc);
+            ref float panel = ref Unsafe.Add(ref destination, PackedPanelOffset(ir, tile, kc));
             ref float first = ref Unsafe.Add(ref a, (nint)ir * rs);
-            if (rs == 1)
+            // Step by step across the tile's rows: the panel is written front to back, each row read forward.
+            int p = cs == 1 && rows >= 4 ? PackRowsByFourSteps(ref first, rs, rows, kc, ref panel) : 0;
+            for (; p < kc; p++)
             {
-                // A^T (the gradient products): a tile's values at each p are adjacent in memory; copy four at once.
-                for (int p = 0; p < kc; p++)
-                {
-                    ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
-                    if (tile == 0 && p + PrefetchAhead < kc) PrefetchRun(ref Unsafe.Add(ref source, (nint)PrefetchAhead * cs), tiles.Rows);
-                    ref float packed = ref Unsafe.Add(ref panel, p * rows);
-                    int i = 0;
-                    if (Vector128.IsHardwareAccelerated && rows >= 4)
-                    {
-                        Vector128.LoadUnsafe(ref source).StoreUnsafe(ref packed);
-                        i = 4;
-                    }
-                    for (; i < rows; i++) Unsafe.Add(ref packed, i) = Unsafe.Add(ref source, i);
-                }
+                ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
+                ref float packed = ref Unsafe.Add(ref panel, p * rows);
+                for (int i = 0; i < rows; i++) Unsafe.Add(ref packed, i) = Unsafe.Add(ref source, (nint)i * rs);
             }
-            else
+        }
+    }
+
+    /// <summary>
+    /// Aᵀ's block (A[i, p] at a[i + p*cs]: the parameter gradients, where step p is a row of the (T*B, G)
+    /// gradient) into the tiles' panels, one source row at a time: row p holds every tile's values at step p side
+    /// by side, so it is read once and dealt out, each tile's 4-6 values as two overlapping 4-float copies. Tile
+    /// by tile instead, each tile would walk all kc rows again; rows a G-wide row apart (8 KiB at W1) all fall in
+    /// the same L1 sets, so every such walk missed L1 on every row.
+    /// </summary>
+    private static void PackTransposedA(ref float a, int cs, RowTiles tiles, int kc, ref float destination)
+    {
+        bool vectors = Vector128.IsHardwareAccelerated && tiles.ShortestHeight >= 4;
+        for (int p = 0; p < kc; p++)
+        {
+            ref float source = ref Unsafe.Add(ref a, (nint)p * cs);
+            if (p + PrefetchAhead < kc) PrefetchRun(ref Unsafe.Add(ref source, (nint)PrefetchAhead * cs), tiles.Rows);
+            for (int tile = 0, ir = 0; tile < tiles.Count; tile++)
             {
-                // Step by step across the tile's rows: the panel is written front to back, each row read forward.
-                int p = cs == 1 && rows >= 4 ? PackRowsByFourSteps(ref first, rs, rows, kc, ref panel) : 0;
-                for (; p < kc; p++)
+                int rows = tiles.Height(tile);
+                ref float values = ref Unsafe.Add(ref source, ir);
+                ref float packed = ref Unsafe.Add(ref destination, PackedPanelOffset(ir, tile, kc) + p * rows);
+                if (vectors)
                 {
-                    ref float source = ref Unsafe.Add(ref first, (nint)p * cs);
-                    ref float packed = ref Unsafe.Add(ref panel, p * rows);
-                    for (int i = 0; i < rows; i++) Unsafe.Add(ref packed, i) = Unsafe.Add(ref source, (nint)i * rs);
+                    // values 0-3, then rows-4..rows-1 (the same ones again when rows is 4): stays within the tile's slot
+                    Vector128.LoadUnsafe(ref values).StoreUnsafe(ref packed);
+                    Vector128.LoadUnsafe(ref values, (nuint)(rows - 4)).StoreUnsafe(ref packed, (nuint)(rows - 4));
                 }
+                else
+                {
+                    for (int i = 0; i < rows; i++) Unsafe.Add(ref packed, i) = Unsafe.Add(ref values, i);
+                }
+                ir += rows;
             }
         }
     }
