@@ -53,6 +53,7 @@ public static class Gemm
     private const int MaxTilesPerBlock = (RowBlock + TileRows - 1) / TileRows;
     private const int PrefetchAhead = 8;    // Aᵀ packing requests the row this many steps ahead: far enough for a miss to L3 to
                                             // complete before the copy arrives, near enough to stay within the core's outstanding misses
+                                            // (row by row, 16 and 24 measured 0.980x and 0.937x at W1 in AbCompare)
 
     // Per-thread packing buffers, allocated on first use so steady-state calls allocate nothing.
     [ThreadStatic] private static float[]? t_packedA; // (MC, KC) A's block as row panels: tile t at row r, height h, is (KC, h) at PackedPanelOffset(r, t, KC)
