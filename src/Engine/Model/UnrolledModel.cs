@@ -192,13 +192,25 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
     /// </summary>
     public void AccumulateWeightGradients(ReadOnlySpan<int> tokens, Span<T> gradients, int part, int parts)
     {
+        for (int group = TensorGroups - 1; group >= 0; group--) AccumulateWeightGradients(group, tokens, gradients, part, parts);
+    }
+
+    /// <summary>Parameter tensors fall into groups that AccumulateWeightGradients can add separately: one per layer
+    /// (group l: layer l's W_ih, W_hh, b_ih, b_hh), and the head's last (group Layers: its weight and bias).</summary>
+    public int TensorGroups => _layers.Length + 1;
+
+    /// <summary>AccumulateWeightGradients for one tensor group's rows of part `part` of `parts` only.</summary>
+    public void AccumulateWeightGradients(int group, ReadOnlySpan<int> tokens, Span<T> gradients, int part, int parts)
+    {
+        if ((uint)group >= (uint)TensorGroups) throw new ArgumentOutOfRangeException(nameof(group), group, $"must be in 0..{TensorGroups - 1}");
         int steps = _lastSteps, rows = steps * Batch;
-        _head.AccumulateWeightGradients(PassedUp(_layers.Length - 1, steps), _probabilities, gradients, rows, part, parts);
-        for (int l = _layers.Length - 1; l >= 0; l--)
+        if (group == _layers.Length)
         {
-            ReadOnlySpan<T> input = l > 0 ? PassedUp(l - 1, steps) : default;
-            _layers[l].AccumulateWeightGradients(tokens, input, gradients, steps, part, parts);
+            _head.AccumulateWeightGradients(PassedUp(_layers.Length - 1, steps), _probabilities, gradients, rows, part, parts);
+            return;
         }
+        ReadOnlySpan<T> input = group > 0 ? PassedUp(group - 1, steps) : default;
+        _layers[group].AccumulateWeightGradients(tokens, input, gradients, steps, part, parts);
     }
 
     public void CarryState()

@@ -10,6 +10,9 @@ public readonly record struct PoolTimes(TimeSpan InRun, TimeSpan Busy, int Parts
     public static PoolTimes operator -(PoolTimes later, PoolTimes earlier) =>
         new(later.InRun - earlier.InRun, later.Busy - earlier.Busy, later.Parts);
 
+    /// <summary>The same times with some of the busy time taken out: time a job itself spent waiting.</summary>
+    public PoolTimes LessBusy(TimeSpan waited) => this with { Busy = Busy - waited };
+
     /// <summary>
     /// The share of the parts' time in Run spent outside the job, handing off or waiting: 0 when every part
     /// finished together (or no pool ran), 0.5 when one of two parts worked throughout and the other had nothing to do.

@@ -1,13 +1,14 @@
 // A fixed team of threads that run one indexed job together and meet at the end: the caller's thread takes
 // part 0 and parts 1..N-1 go to long-lived workers, so each job costs two handoffs per worker (a training step
-// runs three: the shares, the gradient sums, the repacking) and no allocation (no tasks, closures or
+// runs two: the shares with their gradients, then the repacking) and no allocation (no tasks, closures or
 // thread-pool queues). Waits spin briefly, then yield for about a millisecond, then block (Signal, below), so a
 // core shared with another process is handed back.
 // Built timed, it also keeps time: how long Run took and how long the parts worked in it (PoolTimes), so a
 // caller can tell how much of its threads' time went to hand-offs and to waiting for the slowest part. Timing
 // is opt-in: a few clock reads per job (tens of ns each) are nothing beside a training phase, but would be about
 // 1% of a W4 character (~7 us, one job each).
-// Deliberately not here: work stealing or uneven parts; callers split work into equal shares.
+// Deliberately not here: work stealing or uneven parts; a job that wants them schedules its own work (the
+// trainer's GradientUnits).
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 

@@ -1,14 +1,18 @@
 // One optimizer step at a time over the training windows: forward, loss, backward, clip, Adam, repack, and
 // carry the hidden state into the next window (reset at each epoch start). Allocates nothing once built.
-// Data parallel over threads, in two phases per step:
+// Data parallel over threads, in one job per step:
 //   1. the B streams are split into Threads contiguous shares; each thread runs its share's unrolled model
 //      forward and back through time, scaling its loss gradient by 1/(B*T) (the whole batch's mean), so the
 //      shares' gradients are parts of one sum;
-//   2. each thread owns a range of rows of every parameter tensor (WorkSplit) and sums every share's
-//      contribution to them, in share order, straight into the one gradient buffer: no per-share gradient
-//      copies (13 MB each at W1) and no combining pass.
-// Fixed shares, ranges and summing order make a run bit-identical for a given seed and thread count. After
-// Adam the threads share the repacking of the weights (CharModel.Pack(part, parts)).
+//   2. then the parameter gradients, as GradientUnits: each tensor group's rows are cut into one part per
+//      share (WorkSplit), and every share's contribution to a part is added, straight into the one gradient
+//      buffer (no per-share copies: 13 MB each at W1), in an order fixed per part that starts at a different
+//      share for each part. A thread whose share finishes first adds its share to its own part at once, and
+//      any free thread takes any unit that is ready, so the threads no longer wait for the slowest share and
+//      then split the gradients evenly whatever their speed (session 12: the waiting share of W1's thread time
+//      from ~5% to ~1%).
+// Fixed shares, parts and per-part orders make a run bit-identical for a given seed and thread count, whichever
+// thread runs which unit. After Adam the threads share the repacking of the weights (CharModel.Pack(part, parts)).
 // Deliberately not here: validation scheduling, checkpoints and printing (the runner owns the loop's policy).
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Regularization;
@@ -23,8 +27,8 @@ public sealed class Trainer : IDisposable
     private readonly ITrainingWindows _batches;
     private readonly Share[] _shares;
     private readonly WorkerPool? _pool;
-    private readonly Action<int> _runShare; // cached so a step creates no delegate
-    private readonly Action<int> _sumGradientPart; // the same for phase 2, the parameter gradients
+    private readonly Action<int> _runStep; // cached so a step creates no delegate
+    private readonly GradientUnits _units;
     private readonly Action<int> _packPart; // the same for the shared repacking after the update
     private readonly MaskRng _masks;
 
@@ -61,8 +65,8 @@ public sealed class Trainer : IDisposable
             var (first, end) = WorkSplit.Range(options.Batch, s, threads);
             _shares[s] = new Share(model, first, end - first, options.Steps, options.Dropout);
         }
-        _runShare = RunShare;
-        _sumGradientPart = SumGradientPart;
+        _units = new GradientUnits(threads, _shares[0].Unrolled.TensorGroups);
+        _runStep = RunStep;
         _packPart = part => Model.Pack(part, threads);
         _pool = threads > 1 ? new WorkerPool(threads, timed: true) : null; // three jobs per step: the timing costs nothing
         model.Pack();
@@ -85,7 +89,7 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Time the threads spent in the parallel phases, and working in them (all zero with one thread):
     /// the rest is hand-offs and waiting for the slower share at each phase's end. Read between steps.</summary>
-    public PoolTimes ThreadTimes => _pool?.Times ?? default;
+    public PoolTimes ThreadTimes => _pool is null ? default : _pool.Times.LessBusy(_units.WaitTime);
 
     /// <summary>The first share's unrolled model (all of the batch when Threads is 1).</summary>
     public UnrolledModel<float> Unrolled => _shares[0].Unrolled;
@@ -97,17 +101,10 @@ public sealed class Trainer : IDisposable
         {
             foreach (var share in _shares) share.Unrolled.DrawMasks(_masks);
         }
-        if (_pool != null)
-        {
-            _pool.Run(_runShare);
-            _pool.Run(_sumGradientPart);
-        }
-        else
-        {
-            RunShare(0);
-            SumGradientPart(0);
-        }
-        // Only now may the shares carry their final state into slot 0: phase 2 read h(-1) there.
+        _units.Reset();
+        if (_pool != null) _pool.Run(_runStep);
+        else RunStep(0);
+        // Only now may the shares carry their final state into slot 0: the gradient units read h(-1) there.
         foreach (var share in _shares) share.Unrolled.CarryState();
 
         double loss;
@@ -205,22 +202,42 @@ public sealed class Trainer : IDisposable
         unrolled.BackwardThroughTime(share.Targets, meanRows: Options.Batch * Options.Steps);
     }
 
-    /// <summary>
-    /// Phase 2: rows WorkSplit.Range(rows, part, parts) of every parameter gradient, zeroed, then every share's
-    /// contribution added in share order.
-    /// </summary>
-    private void SumGradientPart(int part)
+    /// <summary>One thread's part of a step: its share through time, then gradient units until none is left.</summary>
+    private void RunStep(int index)
     {
-        int parts = _shares.Length;
-        var tensors = Model.Layout.Tensors;
-        for (int i = 0; i < tensors.Count; i++) // indexed: foreach over the interface would box an enumerator
+        try
         {
-            var tensor = tensors[i];
+            RunShare(index);
+            _units.ShareReady(index);
+            while (_units.Next(index, out var unit))
+            {
+                var share = _shares[unit.Share];
+                if (unit.First) ClearRows(unit.Group, unit.Part);
+                share.Unrolled.AccumulateWeightGradients(unit.Group, share.Inputs, Gradients, unit.Part, _units.Parts);
+                _units.Complete(unit);
+            }
+        }
+        catch
+        {
+            _units.Fail(); // no other thread may wait for a unit that will never be ready
+            throw;
+        }
+    }
+
+    /// <summary>Zeroes rows WorkSplit.Range(rows, part, parts) of every tensor of a group (see UnrolledModel.TensorGroups).</summary>
+    private void ClearRows(int group, int part)
+    {
+        var layout = Model.Layout;
+        int layers = Model.Config.Layers;
+        ReadOnlySpan<TensorSpec> tensors = group < layers
+            ? [layout.WeightIh(group), layout.WeightHh(group), layout.BiasIh(group), layout.BiasHh(group)]
+            : [layout.HeadWeight, layout.HeadBias];
+        foreach (var tensor in tensors)
+        {
             int rows = tensor.Shape[0], width = tensor.Length / rows;
-            var (first, end) = WorkSplit.Range(rows, part, parts);
+            var (first, end) = WorkSplit.Range(rows, part, _units.Parts);
             Gradients.AsSpan(tensor.Offset + first * width, (end - first) * width).Clear();
         }
-        foreach (var share in _shares) share.Unrolled.AccumulateWeightGradients(share.Inputs, Gradients, part, parts);
     }
 
     public void Dispose() => _pool?.Dispose();

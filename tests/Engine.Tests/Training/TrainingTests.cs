@@ -358,7 +358,7 @@ public class TrainingTests
         clock.Stop();
         var times = trainer.ThreadTimes - before;
         Assert.Equal(2, times.Parts);
-        Assert.InRange(times.InRun, TimeSpan.FromTicks(1), clock.Elapsed); // the three phases of each step, no more
+        Assert.InRange(times.InRun, TimeSpan.FromTicks(1), clock.Elapsed); // the two jobs of each step, no more
         Assert.InRange(times.Busy, TimeSpan.FromTicks(1), times.InRun * 2);
     }
 
