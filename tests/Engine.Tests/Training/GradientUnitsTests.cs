@@ -29,6 +29,15 @@ public class GradientUnitsTests
         public bool Returned(TimeSpan within) => _thread.Join(within);
     }
 
+    /// <summary>Next for a call that must not wait: a schedule that blocks there fails the test instead of hanging it.</summary>
+    private static bool Next(GradientUnits units, int thread, out GradientUnits.Unit unit)
+    {
+        var waiter = new Waiter(units, thread);
+        Assert.True(waiter.Returned(Patience), "Next waited although a unit was ready or none was left");
+        unit = waiter.Unit;
+        return waiter.Got;
+    }
+
     [Theory]
     [InlineData(1, 3)]
     [InlineData(2, 3)]
@@ -40,7 +49,7 @@ public class GradientUnitsTests
         for (int s = 0; s < shares; s++) units.ShareReady(s);
         var order = new Dictionary<(int Group, int Part), List<int>>();
         var seen = new HashSet<int>();
-        for (int thread = 0; units.Next(thread % shares, out var unit); thread++)
+        for (int thread = 0; Next(units, thread % shares, out var unit); thread++)
         {
             Assert.True(seen.Add(unit.Index), $"unit {unit.Index} handed out twice");
             var key = (unit.Group, unit.Part);
@@ -60,8 +69,8 @@ public class GradientUnitsTests
         var units = new GradientUnits(shares: 2, groups: 2);
         units.Reset();
         units.ShareReady(1);
-        Assert.True(units.Next(1, out var first));
-        Assert.True(units.Next(1, out var second));
+        Assert.True(Next(units, 1, out var first));
+        Assert.True(Next(units, 1, out var second));
         Assert.All(new[] { first, second }, u => Assert.Equal((1, 1, true), (u.Share, u.Part, u.First)));
         units.Complete(first);
         units.Complete(second);
@@ -82,8 +91,8 @@ public class GradientUnitsTests
         units.Reset();
         units.ShareReady(0);
         units.ShareReady(1);
-        Assert.True(units.Next(0, out var part0));  // (part 0, share 0)
-        Assert.True(units.Next(1, out var part1));  // (part 1, share 1)
+        Assert.True(Next(units, 0, out var part0));  // (part 0, share 0)
+        Assert.True(Next(units, 1, out var part1));  // (part 1, share 1)
         Assert.Equal((0, 0, 1, 1), (part0.Part, part0.Share, part1.Part, part1.Share));
 
         // Both first units are claimed and unfinished: the second units must wait for them.
@@ -101,7 +110,7 @@ public class GradientUnitsTests
         var units = new GradientUnits(shares: 2, groups: 1);
         units.Reset();
         units.ShareReady(1);
-        Assert.True(units.Next(1, out var own));
+        Assert.True(Next(units, 1, out var own));
         units.Complete(own);
         var waiter = new Waiter(units, 1);
         Assert.False(waiter.Returned(Held));
@@ -116,11 +125,11 @@ public class GradientUnitsTests
         var units = new GradientUnits(shares: 1, groups: 2);
         units.Reset();
         units.ShareReady(0);
-        while (units.Next(0, out var unit)) units.Complete(unit);
+        while (Next(units, 0, out var unit)) units.Complete(unit);
         units.Reset();
         units.ShareReady(0);
         int count = 0;
-        while (units.Next(0, out var unit)) { units.Complete(unit); count++; }
+        while (Next(units, 0, out var unit)) { units.Complete(unit); count++; }
         Assert.Equal(2, count);
     }
 }
