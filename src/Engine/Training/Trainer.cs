@@ -68,7 +68,7 @@ public sealed class Trainer : IDisposable
         _units = new GradientUnits(threads, _shares[0].Unrolled.TensorGroups);
         _runStep = RunStep;
         _packPart = part => Model.Pack(part, threads);
-        _pool = threads > 1 ? new WorkerPool(threads, timed: true) : null; // three jobs per step: the timing costs nothing
+        _pool = threads > 1 ? new WorkerPool(threads, timed: true) : null; // two jobs per step: the timing costs nothing
         model.Pack();
     }
 
@@ -87,8 +87,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Bytes allocated on the worker threads so far (0 workers with one thread): for allocation tests.</summary>
     public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
 
-    /// <summary>Time the threads spent in the parallel phases, and working in them (all zero with one thread):
-    /// the rest is hand-offs and waiting for the slower share at each phase's end. Read between steps.</summary>
+    /// <summary>Time the threads spent in the parallel jobs, and working in them (all zero with one thread): the
+    /// rest is hand-offs, waiting for a gradient unit to become ready, and waiting for the last thread at each
+    /// job's end. Read between steps.</summary>
     public PoolTimes ThreadTimes => _pool is null ? default : _pool.Times.LessBusy(_units.WaitTime);
 
     /// <summary>The first share's unrolled model (all of the batch when Threads is 1).</summary>
