@@ -55,4 +55,14 @@ public sealed class ParameterLayout
     public TensorSpec BiasHh(int layer) => Tensors[4 * layer + 3];
     public TensorSpec HeadWeight => Tensors[4 * Config.Layers];
     public TensorSpec HeadBias => Tensors[4 * Config.Layers + 1];
+
+    /// <summary>The tensors fall into groups: group l is layer l's four, group Layers the head's two.</summary>
+    public int TensorGroups => Config.Layers + 1;
+
+    /// <summary>Indices [First, End) into Tensors of a group's tensors.</summary>
+    public (int First, int End) GroupTensors(int group)
+    {
+        if ((uint)group >= (uint)TensorGroups) throw new ArgumentOutOfRangeException(nameof(group), group, $"must be in 0..{TensorGroups - 1}");
+        return (4 * group, Math.Min(4 * group + 4, Tensors.Count));
+    }
 }

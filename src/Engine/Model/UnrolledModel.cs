@@ -195,9 +195,9 @@ public sealed class UnrolledModel<T> where T : unmanaged, IFloatingPointIeee754<
         for (int group = TensorGroups - 1; group >= 0; group--) AccumulateWeightGradients(group, tokens, gradients, part, parts);
     }
 
-    /// <summary>Parameter tensors fall into groups that AccumulateWeightGradients can add separately: one per layer
-    /// (group l: layer l's W_ih, W_hh, b_ih, b_hh), and the head's last (group Layers: its weight and bias).</summary>
-    public int TensorGroups => _layers.Length + 1;
+    /// <summary>The parameter tensor groups (ParameterLayout.GroupTensors: one per layer, the head's last), which
+    /// AccumulateWeightGradients can add separately.</summary>
+    public int TensorGroups => Model.Layout.TensorGroups;
 
     /// <summary>AccumulateWeightGradients for one tensor group's rows of part `part` of `parts` only.</summary>
     public void AccumulateWeightGradients(int group, ReadOnlySpan<int> tokens, Span<T> gradients, int part, int parts)

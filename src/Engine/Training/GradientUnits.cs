@@ -22,7 +22,6 @@ internal sealed class GradientUnits
     private readonly int[] _state;      // (S stages, S parts, groups) Pending, Claimed or Done; stage k of part p adds share (p + k) mod S
     private readonly int[] _shareReady; // (S) 1 once the share's backward through time is complete
     private readonly long[] _waitTicks; // (S threads) Stopwatch ticks spent waiting for a unit to become ready
-    private int _done;                  // units Done this step
     private volatile bool _failed;      // a share or unit threw: the others stop waiting
 
     public GradientUnits(int shares, int groups)
@@ -53,7 +52,6 @@ internal sealed class GradientUnits
     {
         Array.Clear(_state);
         Array.Clear(_shareReady);
-        _done = 0;
         _failed = false;
     }
 
@@ -64,7 +62,6 @@ internal sealed class GradientUnits
     public void Complete(Unit unit)
     {
         Volatile.Write(ref _state[unit.Index], Done);
-        Interlocked.Increment(ref _done);
     }
 
     /// <summary>

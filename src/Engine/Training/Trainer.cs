@@ -225,16 +225,13 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>Zeroes rows WorkSplit.Range(rows, part, parts) of every tensor of a group (see UnrolledModel.TensorGroups).</summary>
+    /// <summary>Zeroes rows WorkSplit.Range(rows, part, parts) of every tensor of a group (ParameterLayout.GroupTensors).</summary>
     private void ClearRows(int group, int part)
     {
-        var layout = Model.Layout;
-        int layers = Model.Config.Layers;
-        ReadOnlySpan<TensorSpec> tensors = group < layers
-            ? [layout.WeightIh(group), layout.WeightHh(group), layout.BiasIh(group), layout.BiasHh(group)]
-            : [layout.HeadWeight, layout.HeadBias];
-        foreach (var tensor in tensors)
+        var (firstTensor, endTensor) = Model.Layout.GroupTensors(group);
+        for (int i = firstTensor; i < endTensor; i++) // indexed: foreach over the interface would box an enumerator
         {
+            var tensor = Model.Layout.Tensors[i];
             int rows = tensor.Shape[0], width = tensor.Length / rows;
             var (first, end) = WorkSplit.Range(rows, part, _units.Parts);
             Gradients.AsSpan(tensor.Offset + first * width, (end - first) * width).Clear();
