@@ -51,8 +51,7 @@ public sealed class Linear<T> where T : unmanaged, IFloatingPointIeee754<T>
         ReadOnlySpan<T> dLogits = dOutput[..(rows * _out)];
         // forward: logits = x W^T + b  =>  dW rows [first, end) += (columns [first, end) of dlogits)^T x;
         // db += column sums of dlogits
-        Kernels.Multiply(dLogits[first..], 1, _out, input[..(rows * _in)], _in,
-            gradients.Slice(_weight.Offset + first * _in, (end - first) * _in), _in, end - first, _in, rows, accumulate: true);
-        Kernels.AddColumnSums(dLogits, _out, first, gradients.Slice(_bias.Offset + first, end - first));
+        Kernels.AccumulateWeightAndBiasGradients(dLogits, _out, first, end - first, input[..(rows * _in)], _in,
+            gradients.Slice(_weight.Offset + first * _in, (end - first) * _in), gradients.Slice(_bias.Offset + first, end - first), rows);
     }
 }

@@ -234,10 +234,15 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
         ReadOnlySpan<T> inputs = Masked ? _maskedHidden.AsSpan(0, steps * bh) : HiddenStates.AsSpan(0, steps * bh);
         // forward: a(t) += RecurrentInput(t) W_hh^T  =>  dW_hh rows [first, end) += (columns [first, end) of da)^T
         // RecurrentInput, over all T*B rows (A^T read in place through strides)
-        Kernels.Multiply(dRecurrent[first..], 1, Gates, inputs, Hidden,
-            gradients.Slice(WeightHh.Offset + first * Hidden, (end - first) * Hidden), Hidden, end - first, Hidden, rows, accumulate: true);
-        // A folded b_hh has b_ih's gradient: AccumulateInputGradients sums both in one pass.
-        if (!FoldsRecurrentBias) Kernels.AddColumnSums(dRecurrent[..(rows * Gates)], Gates, first, gradients.Slice(BiasHh.Offset + first, end - first));
+        Span<T> dWeightHh = gradients.Slice(WeightHh.Offset + first * Hidden, (end - first) * Hidden);
+        if (FoldsRecurrentBias)
+        {
+            // A folded b_hh has b_ih's gradient: AccumulateInputGradients sums both.
+            Kernels.Multiply(dRecurrent[first..], 1, Gates, inputs, Hidden, dWeightHh, Hidden, end - first, Hidden, rows, accumulate: true);
+            return;
+        }
+        Kernels.AccumulateWeightAndBiasGradients(dRecurrent[..(rows * Gates)], Gates, first, end - first, inputs, Hidden,
+            dWeightHh, gradients.Slice(BiasHh.Offset + first, end - first), rows);
     }
 
     private void ProjectInput(ReadOnlySpan<int> tokens, ReadOnlySpan<T> input, int steps)
@@ -291,9 +296,12 @@ public abstract class RecurrentLayer<T> where T : unmanaged, IFloatingPointIeee7
             Kernels.AddColumnSums<T>(dEmbedding, Gates, first, dBiasIh, dBiasHh);
             return;
         }
-        Kernels.AddColumnSums(dProjection, Gates, first, dBiasIh, dBiasHh);
-        // forward: projection = x W_ih^T  =>  dW_ih rows [first, end) += (columns [first, end) of dProjection)^T x
-        Kernels.Multiply(dProjection[first..], 1, Gates, input[..(rows * InputWidth)], InputWidth,
-            dWeightIh.Slice(first * InputWidth, count * InputWidth), InputWidth, count, InputWidth, rows, accumulate: true);
+        // forward: projection = x W_ih^T  =>  dW_ih rows [first, end) += (columns [first, end) of dProjection)^T x,
+        // with db_ih's column sums taken from the same read of dProjection
+        Kernels.AccumulateWeightAndBiasGradients(dProjection, Gates, first, count, input[..(rows * InputWidth)], InputWidth,
+            dWeightIh.Slice(first * InputWidth, count * InputWidth), dBiasIh, rows);
+        // A folded b_hh's gradient is b_ih's, bit for bit: the two are cleared together (one tensor group) and every
+        // share adds the same sums to both, so copying the result equals adding the sums to it a second time.
+        if (FoldsRecurrentBias) dBiasIh.CopyTo(dBiasHh);
     }
 }

@@ -35,8 +35,9 @@ public static class Gemm
     /// (GemmTests). 512 against 256 (tools/AbCompare, whole training steps, 2026-11-27): W1 1.037x, 1.019x and
     /// 1.011x over all rounds in three runs of 14, 14 and 30 rounds (A and B swapped in the second), faster in 41
     /// of the 58 rounds; W2 (k ≤ 128 but for the gradient products) 1.007x and 1.056x in 20 and 30 rounds. Each C
-    /// tile is read and written half as often. 1024: 0.966x at W1 (14 rounds). Measured at Vector256 only (no
-    /// AVX-512 here).
+    /// tile is read and written half as often. 1024: 0.966x at W1 (14 rounds). Those at Vector256 on a Zen 3; on
+    /// a Zen 4 at Vector512 (64 KiB panels against its 32 KiB L1, 2026-11-27), 256 against 512 was again slower:
+    /// W1 0.976x (20 rounds), W2 0.989x (80 rounds).
     /// </summary>
     public const int BlockDepth = 512;
 
@@ -87,9 +88,44 @@ public static class Gemm
         PlainB(a, aRowStride, aColStride, b, ldb, transposedB: false, c, ldc, m, n, k, accumulate, width);
     }
 
+    /// <summary>
+    /// Multiply, and rowSumsOfA[i] += A[i, 0] + A[i, 1] + ... + A[i, k-1], added one term at a time in p order
+    /// (what Kernels.AddColumnSums does to the rows of the matrix whose transpose A is). For A given as Aᵀ
+    /// (aRowStride 1: a weight gradient's (T*B, G) output gradient, whose column sums are the bias gradient) the
+    /// terms are added while A is packed, which reads every value anyway: a separate pass would read the whole
+    /// gradient from L3 a second time. Other layouts sum in a pass of their own, in the same order.
+    /// </summary>
+    public static void Multiply(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width, Span<float> rowSumsOfA)
+    {
+        if (rowSumsOfA.Length != m) throw new ArgumentException($"rowSumsOfA holds {rowSumsOfA.Length} sums for {m} rows of A", nameof(rowSumsOfA));
+        Validate(a.Length, aRowStride, aColStride, c.Length, ldc, m, n, k);
+        if (ldb < n) throw new ArgumentOutOfRangeException(nameof(ldb), $"ldb={ldb} is less than n={n}");
+        if (m > 0 && n > 0 && k > 0 && (long)(k - 1) * ldb + n > b.Length) throw new ArgumentException($"B holds {b.Length} elements, too few for ({k}, {n}) with ldb {ldb}", nameof(b));
+        if (n == 0 || !SumsWhilePacking(aRowStride, aColStride, m, width))
+        {
+            for (int p = 0; p < k; p++)
+            {
+                for (int i = 0; i < m; i++) rowSumsOfA[i] += a[i * aRowStride + p * aColStride];
+            }
+            PlainB(a, aRowStride, aColStride, b, ldb, transposedB: false, c, ldc, m, n, k, accumulate, width);
+            return;
+        }
+        PlainB(a, aRowStride, aColStride, b, ldb, transposedB: false, c, ldc, m, n, k, accumulate, width, ref MemoryMarshal.GetReference(rowSumsOfA));
+    }
+
+    /// <summary>Whether Blocked packs this A with PackTransposedA, where the row sums ride along: Aᵀ (rows 1 apart), tiled.</summary>
+    private static bool SumsWhilePacking(int rs, int cs, int m, SimdWidth width) =>
+        width != SimdWidth.Scalar && rs == 1 && cs != 1 && m > 0;
+
     /// <summary>Both forms of a B that is not pre-packed (B itself, or W with B = W^T): the width dispatch, after validation.</summary>
     private static void PlainB(ReadOnlySpan<float> a, int rs, int cs, ReadOnlySpan<float> b, int ldb, bool transposedB,
-        Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width)
+        Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width) =>
+        PlainB(a, rs, cs, b, ldb, transposedB, c, ldc, m, n, k, accumulate, width, ref Unsafe.NullRef<float>());
+
+    /// <summary>PlainB, adding A's row sums into aRowSums while packing Aᵀ unless it is null (see SumsWhilePacking).</summary>
+    private static void PlainB(ReadOnlySpan<float> a, int rs, int cs, ReadOnlySpan<float> b, int ldb, bool transposedB,
+        Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width, ref float aRowSums)
     {
         if (m == 0 || n == 0) return;
         ref float ra = ref MemoryMarshal.GetReference(a);
@@ -97,9 +133,9 @@ public static class Gemm
         ref float rc = ref MemoryMarshal.GetReference(c);
         switch (width)
         {
-            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB); break;
-            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB); break;
-            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB); break;
+            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB, ref aRowSums); break;
+            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB, ref aRowSums); break;
+            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, rs, cs, ref rb, ldb, null, ref rc, ldc, m, n, k, accumulate, transposedB, ref aRowSums); break;
             default:
                 if (transposedB) GemmReference.MultiplyByTransposed(a, rs, b, ldb, c, ldc, m, n, k, accumulate);
                 else GemmReference.Multiply(a, rs, cs, b, ldb, c, ldc, m, n, k, accumulate);
@@ -127,9 +163,9 @@ public static class Gemm
         }
         switch (b.Width)
         {
-            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false); break;
-            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false); break;
-            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false); break;
+            case SimdWidth.Vector512: Blocked<Ops512, Vector512<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false, ref Unsafe.NullRef<float>()); break;
+            case SimdWidth.Vector256: Blocked<Ops256, Vector256<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false, ref Unsafe.NullRef<float>()); break;
+            case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false, ref Unsafe.NullRef<float>()); break;
             default: PackedReference(a, aRowStride, aColStride, b, c, ldc, m, accumulate); break;
         }
     }
@@ -162,7 +198,7 @@ public static class Gemm
     /// W (n, k) with rows ldb apart and B = W^T.
     /// </summary>
     private static void Blocked<TOps, TVec>(ref float a, int rs, int cs, ref float b, int ldb, PackedMatrix? packed, ref float c, int ldc, int m, int n, int k, bool accumulate,
-        bool transposedB)
+        bool transposedB, ref float aRowSums)
         where TOps : IVectorOps<TVec> where TVec : struct
     {
         if (k == 0)
@@ -214,7 +250,9 @@ public static class Gemm
                     bool packA = cs != 1 || (mc * kc > InPlaceABlockMax && (nc + nr - 1) / nr >= InPlaceAPanelsMax);
                     if (packA)
                     {
-                        PackA(ref aBlock, rs, cs, tiles, kc, ref MemoryMarshal.GetArrayDataReference(packedA));
+                        // A's row sums (when asked for) are added once, in p order: in the first column block only.
+                        ref float sums = ref (Unsafe.IsNullRef(ref aRowSums) || jc > 0 ? ref Unsafe.NullRef<float>() : ref Unsafe.Add(ref aRowSums, ic));
+                        PackA(ref aBlock, rs, cs, tiles, kc, ref MemoryMarshal.GetArrayDataReference(packedA), ref sums);
                         aBlock = ref MemoryMarshal.GetArrayDataReference(packedA);
                     }
                     for (int jr = 0; jr < nc; jr += nr)
@@ -393,11 +431,11 @@ public static class Gemm
     private static nint PackedPanelOffset(int r, int tile, int kc) => (nint)r * kc + (nint)tile * PanelSkew;
 
     /// <summary>A's (mc, kc) block into row panels, one per tile: the tile at row r of height h is (kc, h) at PackedPanelOffset.</summary>
-    private static void PackA(ref float a, int rs, int cs, RowTiles tiles, int kc, ref float destination)
+    private static void PackA(ref float a, int rs, int cs, RowTiles tiles, int kc, ref float destination, ref float rowSums)
     {
         if (rs == 1)
         {
-            PackTransposedA(ref a, cs, tiles, kc, ref destination);
+            PackTransposedA(ref a, cs, tiles, kc, ref destination, ref rowSums);
             return;
         }
         for (int tile = 0, ir = 0; tile < tiles.Count; ir += tiles.Height(tile), tile++)
@@ -421,15 +459,18 @@ public static class Gemm
     /// gradient) into the tiles' panels, one source row at a time: row p holds every tile's values at step p side
     /// by side, so it is read once and dealt out, each tile's 4-6 values as two overlapping 4-float copies. Tile
     /// by tile instead, each tile would walk all kc rows again; rows a G-wide row apart (8 KiB at W1) all fall in
-    /// the same L1 sets, so every such walk missed L1 on every row.
+    /// the same L1 sets, so every such walk missed L1 on every row. Unless rowSums is null, row p is also added
+    /// to rowSums[0..rows) (the rows of A, summed over this block's steps in order).
     /// </summary>
-    private static void PackTransposedA(ref float a, int cs, RowTiles tiles, int kc, ref float destination)
+    private static void PackTransposedA(ref float a, int cs, RowTiles tiles, int kc, ref float destination, ref float rowSums)
     {
         bool vectors = Vector128.IsHardwareAccelerated && tiles.ShortestHeight >= 4;
+        bool sums = !Unsafe.IsNullRef(ref rowSums);
         for (int p = 0; p < kc; p++)
         {
             ref float source = ref Unsafe.Add(ref a, (nint)p * cs);
             if (p + PrefetchAhead < kc) PrefetchRun(ref Unsafe.Add(ref source, (nint)PrefetchAhead * cs), tiles.Rows);
+            if (sums) AddInPlace(ref rowSums, ref source, tiles.Rows); // the row is in L1 now: the copies below read it again
             for (int tile = 0, ir = 0; tile < tiles.Count; tile++)
             {
                 int rows = tiles.Height(tile);
@@ -448,6 +489,18 @@ public static class Gemm
                 ir += rows;
             }
         }
+    }
+
+    /// <summary>sums[0..count) += values[0..count), element by element (one float add each, as TensorPrimitives.Add).</summary>
+    private static void AddInPlace(ref float sums, ref float values, int count)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + Vector256<float>.Count <= count; i += Vector256<float>.Count)
+                (Vector256.LoadUnsafe(ref sums, (nuint)i) + Vector256.LoadUnsafe(ref values, (nuint)i)).StoreUnsafe(ref sums, (nuint)i);
+        }
+        for (; i < count; i++) Unsafe.Add(ref sums, i) += Unsafe.Add(ref values, i);
     }
 
     /// <summary>

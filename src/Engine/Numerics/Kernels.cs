@@ -26,6 +26,26 @@ internal static class Kernels
         else GemmReference.Multiply(a, aRowStride, aColStride, b, ldb, c, ldc, m, n, k, accumulate);
     }
 
+    /// <summary>
+    /// The weight and bias gradients of y = x W^T + b from one read of dy: dW (rows [first, first + count) of W)
+    /// [+]= (dy's columns [first, first + count))^T x, and dBias [+]= those columns' sums over dy's rows, added row
+    /// by row in order, exactly as <see cref="AddColumnSums{T}"/> adds them. dy (rows, width), x (rows, inputs),
+    /// dW (count, inputs).
+    /// </summary>
+    public static void AccumulateWeightAndBiasGradients<T>(ReadOnlySpan<T> dy, int width, int first, int count, ReadOnlySpan<T> x, int inputs,
+        Span<T> dWeight, Span<T> dBias, int rows) where T : unmanaged, INumberBase<T>
+    {
+        ReadOnlySpan<T> columns = dy[first..];
+        if (IsSingle<T>())
+        {
+            // the float product adds the sums while it packs dy's columns (Gemm.Multiply with rowSumsOfA)
+            Gemm.Multiply(AsSingle(columns), 1, width, AsSingle(x), inputs, AsSingle(dWeight), inputs, count, inputs, rows, accumulate: true, Simd.Best, AsSingle(dBias));
+            return;
+        }
+        GemmReference.Multiply(columns, 1, width, x, inputs, dWeight, inputs, count, inputs, rows, accumulate: true);
+        AddColumnSums(dy[..(rows * width)], width, first, dBias);
+    }
+
     /// <summary>C(m, n) = [C +] A(m, k) * B(k, n).</summary>
     public static void MatMul<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> c, int m, int n, int k, bool accumulate)
         where T : unmanaged, INumberBase<T> => Multiply(a, k, 1, b, n, c, n, m, n, k, accumulate);

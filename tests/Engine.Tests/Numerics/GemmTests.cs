@@ -92,6 +92,32 @@ public class GemmTests
         Check(width, 98, 35, 19, transposedA: true, accumulate: false);    // a 2-row tile after a full row block
     }
 
+    /// <summary>
+    /// The row sums a weight gradient's product adds for the bias (while packing Aᵀ, or in a pass of their own for
+    /// other layouts) must be the sums a separate pass gives, term by term in k order, bit for bit, and must not
+    /// change the product: shapes past one row block, past one k block, past one column block (Aᵀ is packed
+    /// again for every column block, but summed once), the streamed row counts, and k = 0.
+    /// </summary>
+    [Theory, MemberData(nameof(Widths))]
+    public void Multiply_WithRowSumsOfA_AddsEachRowInKOrder_AndLeavesTheProductUnchanged(SimdWidth width)
+    {
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (2, 9, 17), (5, 3, 7), (25, 128, 1250), (97, 33, Gemm.BlockDepth + 519), (13, 1031, 40), (7, 5, 0), (0, 4, 3) })
+            foreach (bool transposedA in new[] { true, false })
+            {
+                float[] a = Random(m * k, m + 3 * k), b = Random(k * n, n + k);
+                int rs = transposedA ? 1 : k, cs = transposedA ? m : 1;
+                float[] start = Random(m, m + 1), sums = (float[])start.Clone(), expectedSums = (float[])start.Clone();
+                for (int p = 0; p < k; p++)
+                    for (int i = 0; i < m; i++) expectedSums[i] += a[i * rs + p * cs];
+                float[] c = Random(m * n, n), expected = (float[])c.Clone();
+                Gemm.Multiply(a, rs, cs, b, n, expected, n, m, n, k, accumulate: true, width);
+                Gemm.Multiply(a, rs, cs, b, n, c, n, m, n, k, accumulate: true, width, sums);
+                Assert.True(expectedSums.AsSpan().SequenceEqual(sums), $"{width} m={m} n={n} k={k} transposedA={transposedA}: row sums differ");
+                Assert.Equal(expected, c);
+            }
+        Assert.Throws<ArgumentException>(() => Gemm.Multiply(new float[6], 1, 2, new float[6], 2, new float[4], 2, 2, 2, 3, false, width, new float[3]));
+    }
+
     [Theory, MemberData(nameof(Widths))]
     public void PackTransposed_OfW_EqualsPackOfWTransposed(SimdWidth width)
     {
