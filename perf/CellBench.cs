@@ -17,8 +17,14 @@ public class CellBench
     [Params("W1 32x512", "W2 25x128")]
     public string Rows { get; set; } = "";
 
-    [Params(SimdWidth.Scalar, SimdWidth.Vector256)]
+    [ParamsSource(nameof(Widths))]
     public SimdWidth Width { get; set; }
+
+    /// <summary>The scalar definitions, Vector256, and Vector512 where the CPU has it (emulated, it would only mislead).</summary>
+    public static IEnumerable<SimdWidth> Widths() =>
+        System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated
+            ? [SimdWidth.Scalar, SimdWidth.Vector256, SimdWidth.Vector512]
+            : [SimdWidth.Scalar, SimdWidth.Vector256];
 
     private int B => Rows.StartsWith("W1") ? 32 : 25;
     private int H => Rows.StartsWith("W1") ? 512 : 128;
