@@ -34,6 +34,7 @@ static class AbCompare
     [
         new("W1", Batch: 64, Hidden: 512, Steps: 100, StepsPerRound: 2),
         new("W2", Batch: 50, Hidden: 128, Steps: 50, StepsPerRound: 6),
+        new("default", Batch: 32, Hidden: 256, Steps: 64, StepsPerRound: 4), // charrnn train's model and window (no dropout here)
     ];
 
     public static int Run(string[] args)
@@ -144,7 +145,7 @@ static class AbCompare
                 {
                     case "--workload":
                         string name = Value();
-                        workload = Workloads.FirstOrDefault(w => w.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) ?? throw new UsageException($"unknown workload '{name}'; hint: W1 or W2");
+                        workload = Workloads.FirstOrDefault(w => w.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) ?? throw new UsageException($"unknown workload '{name}'; hint: W1, W2 or default");
                         break;
                     case "--rounds": rounds = Count("--rounds"); break;
                     case "--steps-per-round": perRound = Count("--steps-per-round"); break;

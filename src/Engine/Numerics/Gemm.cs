@@ -3,8 +3,8 @@
 //     B's (KC, NC) block sits in panels of NR columns (packed here per call, or packed once per optimizer
 //       step by the caller as a PackedMatrix: the weights),
 //     for each block of MC rows: A's (MC, KC) block is read in place when its rows are contiguous and the
-//       block is small (≤ 16 KiB) or reused by few B panels (< 16); else (and always for A^T) it is copied
-//       into row panels first,
+//       block is small (≤ 16 KiB) or reused by few B panels (< 16), and A^T when at most 4 B panels read it;
+//       else it is copied into row panels first,
 //       for each B panel, for each A panel: one register tile, C tile = [C +] sum over KC.
 // The micro-kernel keeps up to 6 x 2 vector accumulators in registers (6 x 16 floats at Vector256: 12 of the
 // 16 ymm registers) and per k step loads two B vectors and broadcasts one A value per row.
@@ -48,6 +48,8 @@ public static class Gemm
     private const int StreamingMaxRows = 2; // up to this many rows a product streams B instead of tiling
     private const int InPlaceABlockMax = 4096; // A blocks up to 16 KiB (half of L1) are read in place...
     private const int InPlaceAPanelsMax = 16;  // ...and so are larger ones that fewer B panels than this reuse
+    private const int InPlaceTransposedAPanelsMax = 4; // Aᵀ is read in place, each tile row a broadcast from another
+                                            // G-wide row, by up to this many B panels; packed for more. See Blocked.
     private const int WidestPanel = 32;     // NR at Vector512
     private const int FloatsPerCacheLine = 16; // 64-byte lines
     private const int PanelSkew = FloatsPerCacheLine; // packed A's tile t starts t lines past r*KC: see PackedPanelOffset
@@ -93,7 +95,8 @@ public static class Gemm
     /// (what Kernels.AddColumnSums does to the rows of the matrix whose transpose A is). For A given as Aᵀ
     /// (aRowStride 1: a weight gradient's (T*B, G) output gradient, whose column sums are the bias gradient) the
     /// terms are added while A is packed, which reads every value anyway: a separate pass would read the whole
-    /// gradient from L3 a second time. Other layouts sum in a pass of their own, in the same order.
+    /// gradient from L3 a second time; where Aᵀ is read in place (few B panels) and for other layouts, in a pass
+    /// of their own, in the same order.
     /// </summary>
     public static void Multiply(ReadOnlySpan<float> a, int aRowStride, int aColStride, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width, Span<float> rowSumsOfA)
@@ -102,7 +105,7 @@ public static class Gemm
         Validate(a.Length, aRowStride, aColStride, c.Length, ldc, m, n, k);
         if (ldb < n) throw new ArgumentOutOfRangeException(nameof(ldb), $"ldb={ldb} is less than n={n}");
         if (m > 0 && n > 0 && k > 0 && (long)(k - 1) * ldb + n > b.Length) throw new ArgumentException($"B holds {b.Length} elements, too few for ({k}, {n}) with ldb {ldb}", nameof(b));
-        if (n == 0 || !SumsWhilePacking(aRowStride, aColStride, m, width))
+        if (n == 0 || !BlockedAddsRowSums(aRowStride, aColStride, m, width))
         {
             for (int p = 0; p < k; p++)
             {
@@ -114,8 +117,8 @@ public static class Gemm
         PlainB(a, aRowStride, aColStride, b, ldb, transposedB: false, c, ldc, m, n, k, accumulate, width, ref MemoryMarshal.GetReference(rowSumsOfA));
     }
 
-    /// <summary>Whether Blocked packs this A with PackTransposedA, where the row sums ride along: Aᵀ (rows 1 apart), tiled.</summary>
-    private static bool SumsWhilePacking(int rs, int cs, int m, SimdWidth width) =>
+    /// <summary>Whether Blocked adds the row sums (Aᵀ, rows 1 apart, tiled): while packing it, or beside reading it in place.</summary>
+    private static bool BlockedAddsRowSums(int rs, int cs, int m, SimdWidth width) =>
         width != SimdWidth.Scalar && rs == 1 && cs != 1 && m > 0;
 
     /// <summary>Both forms of a B that is not pre-packed (B itself, or W with B = W^T): the width dispatch, after validation.</summary>
@@ -123,7 +126,7 @@ public static class Gemm
         Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width) =>
         PlainB(a, rs, cs, b, ldb, transposedB, c, ldc, m, n, k, accumulate, width, ref Unsafe.NullRef<float>());
 
-    /// <summary>PlainB, adding A's row sums into aRowSums while packing Aᵀ unless it is null (see SumsWhilePacking).</summary>
+    /// <summary>PlainB, adding A's row sums into aRowSums unless it is null (Aᵀ only: see BlockedAddsRowSums).</summary>
     private static void PlainB(ReadOnlySpan<float> a, int rs, int cs, ReadOnlySpan<float> b, int ldb, bool transposedB,
         Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width, ref float aRowSums)
     {
@@ -243,11 +246,25 @@ public static class Gemm
                 {
                     int mc = Math.Min(RowBlock, m - ic);
                     var tiles = new RowTiles(mc);
-                    // A is copied into panels (a tile's values for one p side by side) when it is A^T, or when
-                    // its block would crowd L1 and enough B panels reuse the copy; otherwise (the small per-step
-                    // products of short rows) it is read in place, each tile row streaming forward.
+                    // A is copied into panels (a tile's values for one p side by side) when its block would crowd
+                    // L1 and enough B panels reuse the copy; otherwise (the small per-step products of short rows)
+                    // it is read in place, each tile row streaming forward. Aᵀ (the parameter gradients' (T*B, G)
+                    // output gradient) is read in place only by at most 4 B panels (W2's H=128 at Vector512):
+                    // each step's broadcasts then come from one row, a G-wide row past the last, which the
+                    // prefetchers serve from L2, and packing, which reads all of Aᵀ from L3 once, is not repaid by
+                    // so few panels. AbCompare, whole training steps at Vector512 (2026-11-27): in place up to 4
+                    // panels against always packed W2 1.040x (80 rounds); up to 8 panels, the default train
+                    // model's H=256, 0.971x (60 rounds); always in place, W1's 16 panels, 0.957x (20 rounds).
                     ref float aBlock = ref Unsafe.Add(ref a, (nint)ic * rs + (nint)pc * cs);
-                    bool packA = cs != 1 || (mc * kc > InPlaceABlockMax && (nc + nr - 1) / nr >= InPlaceAPanelsMax);
+                    int bPanels = (nc + nr - 1) / nr;
+                    bool packA = cs == 1
+                        ? mc * kc > InPlaceABlockMax && bPanels >= InPlaceAPanelsMax
+                        : bPanels > InPlaceTransposedAPanelsMax;
+                    if (!packA && rs == 1 && !Unsafe.IsNullRef(ref aRowSums) && jc == 0)
+                    {
+                        // Aᵀ read in place: its row sums in a pass of their own, each of its kc rows once, in order.
+                        for (int p = 0; p < kc; p++) AddInPlace(ref Unsafe.Add(ref aRowSums, ic), ref Unsafe.Add(ref aBlock, (nint)p * cs), mc);
+                    }
                     if (packA)
                     {
                         // A's row sums (when asked for) are added once, in p order: in the first column block only.
