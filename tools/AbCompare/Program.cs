@@ -83,7 +83,7 @@ static class AbCompare
         catch (UsageException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
-            Console.Error.WriteLine("usage: AbCompare BUILD_A BUILD_B [--workload W1|W2] [--rounds N] [--steps-per-round N] [--threads N] [--warmup SECONDS] [--corpus FILE]");
+            Console.Error.WriteLine("usage: AbCompare BUILD_A BUILD_B [--workload W1|W2|default] [--rounds N] [--steps-per-round N] [--threads N] [--warmup SECONDS] [--corpus FILE]");
             return 2;
         }
     }
