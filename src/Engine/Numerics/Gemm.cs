@@ -30,7 +30,7 @@ public static class Gemm
 {
     /// <summary>
     /// KC: the k steps a register tile sums before it adds the sum to C; a B panel is 32 KiB at Vector256 (all
-    /// of this machine's L1, so part of it is read from L2, which measured no slower) and 64 KiB at Vector512.
+    /// of a Zen 3's or Zen 4's L1d, so part of it is read from L2, which measured no slower) and 64 KiB at Vector512.
     /// Every tiled product sums each element's terms in k order within a block, then adds the block's sum to C
     /// (GemmTests). 512 against 256 (tools/AbCompare, whole training steps, 2026-11-27): W1 1.037x, 1.019x and
     /// 1.011x over all rounds in three runs of 14, 14 and 30 rounds (A and B swapped in the second), faster in 41
