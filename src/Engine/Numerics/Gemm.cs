@@ -85,8 +85,7 @@ public static class Gemm
         Span<float> c, int ldc, int m, int n, int k, bool accumulate, SimdWidth width)
     {
         Validate(a.Length, aRowStride, aColStride, c.Length, ldc, m, n, k);
-        if (ldb < n) throw new ArgumentOutOfRangeException(nameof(ldb), $"ldb={ldb} is less than n={n}");
-        if (m > 0 && n > 0 && k > 0 && (long)(k - 1) * ldb + n > b.Length) throw new ArgumentException($"B holds {b.Length} elements, too few for ({k}, {n}) with ldb {ldb}", nameof(b));
+        ValidatePlainB(b.Length, ldb, m, n, k);
         PlainB(a, aRowStride, aColStride, b, ldb, transposedB: false, c, ldc, m, n, k, accumulate, width);
     }
 
@@ -103,8 +102,7 @@ public static class Gemm
     {
         if (rowSumsOfA.Length != m) throw new ArgumentException($"rowSumsOfA holds {rowSumsOfA.Length} sums for {m} rows of A", nameof(rowSumsOfA));
         Validate(a.Length, aRowStride, aColStride, c.Length, ldc, m, n, k);
-        if (ldb < n) throw new ArgumentOutOfRangeException(nameof(ldb), $"ldb={ldb} is less than n={n}");
-        if (m > 0 && n > 0 && k > 0 && (long)(k - 1) * ldb + n > b.Length) throw new ArgumentException($"B holds {b.Length} elements, too few for ({k}, {n}) with ldb {ldb}", nameof(b));
+        ValidatePlainB(b.Length, ldb, m, n, k);
         if (n == 0 || !BlockedAddsRowSums(aRowStride, aColStride, m, width))
         {
             for (int p = 0; p < k; p++)
@@ -171,6 +169,13 @@ public static class Gemm
             case SimdWidth.Vector128: Blocked<Ops128, Vector128<float>>(ref ra, aRowStride, aColStride, ref Unsafe.NullRef<float>(), 0, b, ref rc, ldc, m, n, k, accumulate, transposedB: false, ref Unsafe.NullRef<float>()); break;
             default: PackedReference(a, aRowStride, aColStride, b, c, ldc, m, accumulate); break;
         }
+    }
+
+    /// <summary>A row-major B (k, n), rows ldb apart, holds what the product reads.</summary>
+    private static void ValidatePlainB(int bLength, int ldb, int m, int n, int k)
+    {
+        if (ldb < n) throw new ArgumentOutOfRangeException(nameof(ldb), $"ldb={ldb} is less than n={n}");
+        if (m > 0 && n > 0 && k > 0 && (long)(k - 1) * ldb + n > bLength) throw new ArgumentException($"B holds {bLength} elements, too few for ({k}, {n}) with ldb {ldb}", "b");
     }
 
     private static void Validate(int aLength, int aRowStride, int aColStride, int cLength, int ldc, int m, int n, int k)
