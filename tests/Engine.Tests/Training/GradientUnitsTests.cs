@@ -38,15 +38,22 @@ public class GradientUnitsTests
         return waiter.Got;
     }
 
+    /// <summary>A schedule at the start of a step, with the given shares' backward passes already done.</summary>
+    private static GradientUnits Started(int shares, int groups, params int[] ready)
+    {
+        var units = new GradientUnits(shares, groups);
+        units.Reset();
+        foreach (int share in ready) units.ShareReady(share);
+        return units;
+    }
+
     [Theory]
     [InlineData(1, 3)]
     [InlineData(2, 3)]
     [InlineData(3, 2)]
     public void EveryUnitOnce_EachPartAddsItsSharesFromItsOwnShareOn(int shares, int groups)
     {
-        var units = new GradientUnits(shares, groups);
-        units.Reset();
-        for (int s = 0; s < shares; s++) units.ShareReady(s);
+        var units = Started(shares, groups, [.. Enumerable.Range(0, shares)]);
         var order = new Dictionary<(int Group, int Part), List<int>>();
         var seen = new HashSet<int>();
         for (int thread = 0; Next(units, thread % shares, out var unit); thread++)
@@ -66,9 +73,7 @@ public class GradientUnitsTests
     [Fact]
     public void AThreadWhoseShareIsReadyFirst_StartsOnItsOwnPart_ThenWaitsForTheOtherShare()
     {
-        var units = new GradientUnits(shares: 2, groups: 2);
-        units.Reset();
-        units.ShareReady(1);
+        var units = Started(shares: 2, groups: 2, ready: 1);
         Assert.True(Next(units, 1, out var first));
         Assert.True(Next(units, 1, out var second));
         Assert.All(new[] { first, second }, u => Assert.Equal((1, 1, true), (u.Share, u.Part, u.First)));
@@ -87,10 +92,7 @@ public class GradientUnitsTests
     [Fact]
     public void APartsSecondShare_WaitsForItsFirst()
     {
-        var units = new GradientUnits(shares: 2, groups: 1);
-        units.Reset();
-        units.ShareReady(0);
-        units.ShareReady(1);
+        var units = Started(shares: 2, groups: 1, ready: [0, 1]);
         Assert.True(Next(units, 0, out var part0));  // (part 0, share 0)
         Assert.True(Next(units, 1, out var part1));  // (part 1, share 1)
         Assert.Equal((0, 0, 1, 1), (part0.Part, part0.Share, part1.Part, part1.Share));
@@ -107,9 +109,7 @@ public class GradientUnitsTests
     [Fact]
     public void Fail_ReleasesAThreadWaitingForAShareThatWillNeverBeReady()
     {
-        var units = new GradientUnits(shares: 2, groups: 1);
-        units.Reset();
-        units.ShareReady(1);
+        var units = Started(shares: 2, groups: 1, ready: 1);
         Assert.True(Next(units, 1, out var own));
         units.Complete(own);
         var waiter = new Waiter(units, 1);
@@ -122,9 +122,7 @@ public class GradientUnitsTests
     [Fact]
     public void Reset_StartsTheNextStepFromNothing()
     {
-        var units = new GradientUnits(shares: 1, groups: 2);
-        units.Reset();
-        units.ShareReady(0);
+        var units = Started(shares: 1, groups: 2, ready: 0);
         while (Next(units, 0, out var unit)) units.Complete(unit);
         units.Reset();
         units.ShareReady(0);
