@@ -38,7 +38,7 @@ internal static class Kernels
         ReadOnlySpan<T> columns = dy[first..];
         if (IsSingle<T>())
         {
-            // the float product adds the sums while it packs dy's columns (Gemm.Multiply with rowSumsOfA)
+            // the float product adds the sums where it reads dy's columns (Gemm.Multiply with rowSumsOfA: while packing them, or beside reading them in place)
             Gemm.Multiply(AsSingle(columns), 1, width, AsSingle(x), inputs, AsSingle(dWeight), inputs, count, inputs, rows, accumulate: true, Simd.Best, AsSingle(dBias));
             return;
         }
