@@ -4,7 +4,11 @@
 This VM's speed drifts by 10-30% from minute to minute, so one run of each says little. Each round runs
 the PyTorch peer once and then every engine command once (`bench --workload W --json`), back to back, and
 the summary gives each one's median and range, the ratio of the medians and the median of the rounds' own
-ratios. The blocks in docs/performance-log.md since session 10 were measured this way.
+ratios. The blocks in docs/performance-log.md since session 10 were measured this way. It also puts every
+rate against the machine's fp32 FMA peak, which each bench run measures on all cores: PyTorch's rate in the
+engine's FLOPs per character (bench's count, the one-hot input counted as a dense product), and the share of
+the peak that the issue's target ratio over PyTorch's median would take. Above 100% the target is out of
+reach of any fp32 code on this machine, not only of this engine.
 
     /usr/bin/python3 tools/compare_torch.py --peer ../shared/peers/torch_charlstm.py --workload W1 --rounds 6 \\
         --engine "dotnet src/Runner/bin/Release/net10.0/charrnn.dll" --engine /tmp/aot/charrnn
@@ -24,9 +28,10 @@ import time
 
 # The issue's training workloads, as the peer script's arguments, and the engine's `bench --seconds`: ten W1
 # steps are ~17 s of PyTorch here and sixty W2 steps ~6 s, each longer than its warm-up and the VM's short swings.
+# "target": the issue's ratio over PyTorch for the workload.
 WORKLOADS = {
-    "W1": {"peer": ["--layers", "2", "--hidden", "512", "--seq", "100", "--batch", "64", "--steps", "10"], "seconds": 10},
-    "W2": {"peer": ["--layers", "2", "--hidden", "128", "--seq", "50", "--batch", "50", "--steps", "60"], "seconds": 8},
+    "W1": {"peer": ["--layers", "2", "--hidden", "512", "--seq", "100", "--batch", "64", "--steps", "10"], "seconds": 10, "target": 2.2},
+    "W2": {"peer": ["--layers", "2", "--hidden", "128", "--seq", "50", "--batch", "50", "--steps", "60"], "seconds": 8, "target": 3.0},
 }
 
 
@@ -61,7 +66,8 @@ def peer_rate(args):
     return int(found.group(1))
 
 
-def engine_rate(engine, args):
+def engine_run(engine, args):
+    """(chars/s, FLOPs per character by bench's count, the FMA peak on all cores in GFLOP/s) of one bench run."""
     seconds = WORKLOADS[args.workload]["seconds"] if args.seconds is None else args.seconds
     command = [*shlex.split(engine), "bench", "--workload", args.workload, "--seconds", str(seconds), "--json"]
     if args.threads is not None:
@@ -69,7 +75,9 @@ def engine_rate(engine, args):
     out = run(command)
     try:
         report = json.loads(out.strip().splitlines()[-1])
-        return int(report["workloads"][0]["chars_per_s"])
+        result = report["workloads"][0]
+        rate = int(result["chars_per_s"])
+        return rate, result["gflops"] * 1e9 / rate, report[f"fma_peak_gflops_{report['cores']}_threads"]
     except (ValueError, KeyError, IndexError):
         fail(f"`{shlex.join(command)}` printed no bench JSON", "Is --engine a charrnn command?")
 
@@ -107,11 +115,13 @@ def main():
         fail(f"no corpus at {args.corpus}", "Pass --corpus FILE")
 
     print(f"{args.workload}, {args.rounds} rounds, {time.strftime('%Y-%m-%d %H:%M')}: PyTorch, then {len(engines)} engine command(s)")
-    peer, rates = [], [[] for _ in engines]
+    peer, rates, peaks, flops_per_char = [], [[] for _ in engines], [], 0.0
     for round_number in range(1, args.rounds + 1):
         peer.append(peer_rate(args))
         for i, engine in enumerate(engines):
-            rates[i].append(engine_rate(engine, args))
+            rate, flops_per_char, peak = engine_run(engine, args)
+            rates[i].append(rate)
+            peaks.append(peak)
         line = "  ".join(f"{r[-1]:,} ({r[-1] / peer[-1]:.2f}x)" for r in rates)
         print(f"  {time.strftime('%H:%M:%S')} round {round_number}: PyTorch {peer[-1]:,}  engine {line}", flush=True)
 
@@ -120,6 +130,16 @@ def main():
         per_round = [e / p for e, p in zip(r, peer)]
         print(f"{engine}: {describe(r)} chars/s; ratio of medians {statistics.median(r) / statistics.median(peer):.2f}x, "
               f"median of rounds {statistics.median(per_round):.2f}x, rounds {min(per_round):.2f}-{max(per_round):.2f}x")
+
+    # The same medians as shares of the peak; the peak is the median of every bench run's own measurement.
+    peak = statistics.median(peaks)
+    def share(chars_per_s):
+        return chars_per_s * flops_per_char / 1e9 / peak
+    target = WORKLOADS[args.workload]["target"]
+    shares = ", ".join(f"engine {i + 1} {share(statistics.median(r)):.0%}" for i, r in enumerate(rates))
+    print(f"Of the fp32 FMA peak ({peak:.1f} GFLOP/s on all cores; {flops_per_char / 1e6:.2f} MFLOP/char): "
+          f"PyTorch {share(statistics.median(peer)):.0%}, {shares}; "
+          f"{target}x PyTorch's median would take {share(target * statistics.median(peer)):.0%}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // charrnn: train, sample and evaluate character-level language models. This file only wires commands and
 // turns every failure into `error:` + `hint:` lines on standard error with a non-zero exit code.
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using CharRnn.Runner.Cli;
 using CharRnn.Runner.Commands;
 
@@ -27,7 +28,7 @@ public static class Program
         {
             // An unrecognised token explains more than the "command required" error that comes with it.
             var first = parse.Errors.FirstOrDefault(e => e.Message.Contains("Unrecognized", StringComparison.OrdinalIgnoreCase)) ?? parse.Errors[0];
-            error.WriteLine($"error: {first.Message}");
+            error.WriteLine($"error: {UnparsableValue(first) ?? first.Message}");
             string command = parse.CommandResult.Command == root ? "" : parse.CommandResult.Command.Name + " ";
             error.WriteLine($"hint: run 'charrnn {command}--help' for the options");
             return 2;
@@ -48,5 +49,33 @@ public static class Program
             error.WriteLine("hint: check the paths and values given on the command line");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// "--steps expects a whole number, got 'abc'" for a value of the wrong type, instead of the parser's own
+    /// message, which names .NET types (System.Nullable`1[System.Int64]); null for any other parse error.
+    /// </summary>
+    private static string? UnparsableValue(ParseError parseError)
+    {
+        OptionResult? option = parseError.SymbolResult switch
+        {
+            OptionResult o => o,
+            ArgumentResult { Parent: OptionResult o } => o,
+            _ => null,
+        };
+        // One token that does not convert: anything else (two values for one, a missing value) keeps its message.
+        if (option == null || option.Tokens.Count != 1) return null;
+        Type type = Nullable.GetUnderlyingType(option.Option.ValueType) ?? option.Option.ValueType;
+        string value = option.Tokens[0].Value;
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        var integer = System.Globalization.NumberStyles.Integer;
+        bool wholeNumber = decimal.TryParse(value, integer, invariant, out _);
+        string? expected =
+            type == typeof(int) ? (int.TryParse(value, integer, invariant, out _) ? null : wholeNumber ? $"a whole number from {int.MinValue} to {int.MaxValue}" : "a whole number") :
+            type == typeof(long) ? (long.TryParse(value, integer, invariant, out _) ? null : wholeNumber ? $"a whole number from {long.MinValue} to {long.MaxValue}" : "a whole number") :
+            type == typeof(ulong) ? (ulong.TryParse(value, integer, invariant, out _) ? null : wholeNumber ? $"a whole number from 0 to {ulong.MaxValue}" : "a whole number") :
+            type == typeof(float) || type == typeof(double) ? (double.TryParse(value, System.Globalization.NumberStyles.Float, invariant, out _) ? null : "a number") :
+            null;
+        return expected == null ? null : $"{option.Option.Name} expects {expected}, got '{value}'";
     }
 }

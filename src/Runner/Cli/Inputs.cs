@@ -49,7 +49,9 @@ public static class Inputs
         return full;
     }
 
-    public static int Positive(int value, string option) => value > 0 ? value : throw new UserError($"{option} must be a positive integer, got {value}", $"e.g. {option} 64");
+    /// <summary>A count that must be at least 1; the hint shows a sensible value (the option's default where it has one).</summary>
+    public static int Positive(int value, string option, int example) =>
+        value > 0 ? value : throw new UserError($"{option} must be a positive integer, got {value}", $"e.g. {option} {example}");
 
     /// <summary>A drop probability in [0, 1): 1 would silence everything and leave nothing to scale.</summary>
     public static float Probability(float value, string option) =>

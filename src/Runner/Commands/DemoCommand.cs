@@ -27,7 +27,7 @@ public static class DemoCommand
                 try { cells = [ModelConfig.ParseCell(name)]; }
                 catch (ArgumentException) { throw new UserError($"--cell '{name}' is not a known cell", "use lstm, gru, rnn or all"); }
             }
-            int h = Inputs.Positive(parse.GetValue(hidden), "--hidden"), n = Inputs.Positive(parse.GetValue(steps), "--steps");
+            int h = Inputs.Positive(parse.GetValue(hidden), "--hidden", 32), n = Inputs.Positive(parse.GetValue(steps), "--steps", 300);
             bool allExact = true;
             foreach (var kind in cells)
             {

@@ -36,9 +36,9 @@ public static class GradflowCommand
         };
         command.SetAction(parse =>
         {
-            int maxDistance = Inputs.Positive(parse.GetValue(distance), "--distance");
+            int maxDistance = Inputs.Positive(parse.GetValue(distance), "--distance", 100);
             if (maxDistance > 100_000) throw new UserError($"--distance {maxDistance} is more steps than a probe can unroll (at most 100000)", "distances beyond a few hundred steps are where every cell's gradient has long vanished; try --distance 200");
-            int windowCount = Inputs.Positive(parse.GetValue(windows), "--windows");
+            int windowCount = Inputs.Positive(parse.GetValue(windows), "--windows", 32);
             string? svgPath = parse.GetValue(svg) is string s ? Inputs.OutputPath(s, "--svg") : null;
             var (text, corpusName) = Inputs.Corpus(parse.GetValue(corpus));
             var probes = new List<(string Name, CharModel<float> Model, Vocabulary Vocabulary)>();
@@ -46,7 +46,7 @@ public static class GradflowCommand
             if (paths.Length == 0)
             {
                 var vocabulary = Vocabulary.FromText(text);
-                int h = Inputs.Positive(parse.GetValue(hidden), "--hidden"), l = Inputs.Positive(parse.GetValue(layers), "--layers");
+                int h = Inputs.Positive(parse.GetValue(hidden), "--hidden", TrainSettings.Defaults.Hidden), l = Inputs.Positive(parse.GetValue(layers), "--layers", TrainSettings.Defaults.Layers);
                 float[] biases = parse.GetValue(forgetBias) is float chosen ? [chosen] : [0f, 1f];
                 var fresh = biases.Select(b => (CellKind.Lstm, b, $"lstm fb={b.ToString(Invariant)}"))
                     .Append((CellKind.Gru, 0f, "gru")).Append((CellKind.Rnn, 0f, "rnn"));
