@@ -46,6 +46,8 @@ public sealed class BadInputTableTests : IDisposable
         { "a negative seed", ["sample", "--model", "{d}/good.safetensors", "--seed", "-1"],
             "error: --seed expects a whole number from 0 to 18446744073709551615, got '-1'", "hint: run 'charrnn sample --help' for the options" },
         { "a word for a number", ["train", "--corpus", "{d}/ok.txt", "--lr", "fast"], "error: --lr expects a number, got 'fast'", "hint: run 'charrnn train --help' for the options" },
+        { "zero clip", ["train", "--corpus", "{d}/ok.txt", "--clip", "0"], "error: --clip must be a positive number, got 0", "hint: e.g. --clip 5" },
+        { "negative learning rate", ["train", "--corpus", "{d}/ok.txt", "--lr", "-0.5"], "error: --lr must be a positive number, got -0.5", "hint: e.g. --lr 0.003" },
         { "dropout outside [0, 1)", ["train", "--corpus", "{d}/ok.txt", "--dropout", "1"], "error: --dropout must be in [0, 1), got 1", "hint: e.g. --dropout 0.25 drops a quarter of the units while training" },
         { "negative temperature", ["sample", "--model", "{d}/good.safetensors", "--temperature", "-1"],
             "error: --temperature must be zero or positive, got -1", "hint: use 1 for the model's own distribution, 0.5 for safer text, 0 for greedy" },

@@ -95,5 +95,8 @@ public static class Inputs
         return TimeSpan.FromSeconds(amount * scale);
     }
 
-    public static float PositiveFinite(float value, string option) => value > 0 && float.IsFinite(value) ? value : throw new UserError($"{option} must be a positive number, got {value}", $"e.g. {option} 0.002");
+    /// <summary>A positive finite number; the hint shows a sensible value (the option's default).</summary>
+    public static float PositiveFinite(float value, string option, float example) => value > 0 && float.IsFinite(value)
+        ? value
+        : throw new UserError($"{option} must be a positive number, got {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}", $"e.g. {option} {example.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
 }
