@@ -24,7 +24,7 @@ public static class SampleCommand
         var greedy = new Option<bool>("--greedy") { Description = "always take the most likely character (same as --temperature 0)" };
         var topK = new Option<int>("--top-k") { Description = "draw only among the K most likely characters (0: all)", DefaultValueFactory = _ => 0 };
         var topP = new Option<float>("--top-p") { Description = "draw only among the most likely characters whose probability adds up to P, in (0, 1]", DefaultValueFactory = _ => 1f };
-        var stop = new Option<string[]>("--stop") { Description = "end a sample when it produces this text, which is not printed (repeatable; \\n, \\t, \\\\ are escapes)" };
+        var stop = new Option<string[]>("--stop") { Description = "end a sample when it produces this text, which is not printed (repeatable; \\n, \\t, \\r, \\\\ are escapes)" };
         var count = new Option<int>("--count") { Description = "independent samples, drawn together as one batch", DefaultValueFactory = _ => 1 };
         var threads = new Option<int?>("--threads") { Description = "threads that share each step's weights (default: all cores; the text does not depend on it)" };
         var weights = new Option<string>("--weights") { Description = "f32 (as trained); bf16: weights rounded to bfloat16, half the bytes per character with --count 1 or 2; int8: 8-bit weights with a scale per unit, a quarter of the bytes, the fastest (see eval --weights for the loss each costs)", DefaultValueFactory = _ => "f32" };
