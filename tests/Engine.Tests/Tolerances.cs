@@ -14,6 +14,13 @@ internal static class Tolerances
     /// <summary>The polynomial exp is accurate to ~2 ulp relative (2.4e-7); allow 4 ulp.</summary>
     public const float ExpRelative = 4.8e-7f;
 
+    /// <summary>A float softmax row against the definition in double, per entry relative to the entry: the scaled
+    /// difference (z - max) * (1/tau) rounds twice in float, up to ~2e-6 absolute in the exponent for the spans
+    /// tested (|z - max| up to 40, 1/tau 1.7), so as much relative in the entry; exp adds its 4 ulp (ExpRelative),
+    /// the normalising sum a few ulp on average over up to 4099 terms. 1e-5 holds them, however small the entry,
+    /// and still fails an exp off by 1e-5 anywhere.</summary>
+    public const float SoftmaxRelative = 1e-5f;
+
     /// <summary>The rational tanh evaluated in float: 3.1e-7 absolute at worst with FMA, ~3.4e-7 without (about
     /// 5-6 ulp of 1, near saturation, measured over [-20, 20]); sigmoid, half of tanh, about half that. Allow
     /// 4e-7. The cell tests allow four of these, scaled by the output's size: their outputs combine several.</summary>

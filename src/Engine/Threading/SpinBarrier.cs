@@ -1,8 +1,8 @@
 // A reusable barrier for a fixed team of threads that meet many times per millisecond (the phases of one
 // sampled character): the last to arrive opens the next phase; the others spin briefly, then yield their
 // core (Backoff), because a pure spin collapses when another process shares the core.
-// Allocation-free. A part that fails calls Break, which releases every waiter with an exception instead of
-// leaving it waiting for a partner that will never arrive. Deliberately not here: timeouts.
+// Allocation-free. A part that fails calls Break, which releases every waiter with a BrokenBarrierException instead
+// of leaving it waiting for a partner that will never arrive. Deliberately not here: timeouts.
 namespace CharRnn.Engine.Threading;
 
 public sealed class SpinBarrier
@@ -29,7 +29,7 @@ public sealed class SpinBarrier
     public void SignalAndWait()
     {
         if (_parts == 1) return;
-        if (_broken) throw new InvalidOperationException("a partner thread failed; the barrier is broken");
+        if (_broken) throw new BrokenBarrierException();
         int phase = _phase;
         if (Interlocked.Decrement(ref _remaining) == 0)
         {
@@ -39,7 +39,7 @@ public sealed class SpinBarrier
         }
         for (int iteration = 0; _phase == phase; iteration++)
         {
-            if (_broken) throw new InvalidOperationException("a partner thread failed; the barrier is broken");
+            if (_broken) throw new BrokenBarrierException();
             Backoff.Pause(iteration);
         }
     }

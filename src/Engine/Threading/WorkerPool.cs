@@ -78,7 +78,10 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
-    /// <summary>Runs job(0..Parts-1) concurrently and returns when all have finished; rethrows the first failure.</summary>
+    /// <summary>
+    /// Runs job(0..Parts-1) concurrently and returns when all have finished; rethrows the first failure in part
+    /// order that is not a BrokenBarrierException (that one only if every failure is).
+    /// </summary>
     public void Run(Action<int> job)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -89,13 +92,17 @@ public sealed class WorkerPool : IDisposable
         for (int w = 0; w < _finished.Length; w++) _finished[w].WaitAndReset();
         if (_timed) _runTicks += Stopwatch.GetTimestamp() - started;
         _job = null;
-        for (int p = 0; p < Parts; p++)
+        // The first failure in part order, but a cause before its consequences: a part released from a broken
+        // barrier failed only because another part had failed first.
+        ExceptionDispatchInfo? first = null;
+        foreach (var failure in _failures)
         {
-            var failure = _failures[p];
             if (failure == null) continue;
-            Array.Clear(_failures);
-            failure.Throw();
+            if (first == null || (first.SourceException is BrokenBarrierException && failure.SourceException is not BrokenBarrierException)) first = failure;
         }
+        if (first == null) return;
+        Array.Clear(_failures);
+        first.Throw();
     }
 
     private void WorkerLoop(int part)

@@ -216,7 +216,9 @@ public class SamplerTests
     public void TopKAndTopP_Together_KeepTheSmallerSet()
     {
         double[] f = Frequencies(topK: 2, topP: 0.95f); // top-p alone would keep 5 symbols
-        Assert.Equal(1.0, f[1] + f[3], 6);
+        Assert.Equal(0.4 / 0.7, f[1], 3);
+        Assert.Equal(0.3 / 0.7, f[3], 3);
+        Assert.Equal(0, f[0] + f[2] + f[4] + f[5]);
     }
 
     [Fact]

@@ -89,6 +89,24 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public void FailureBehindABrokenBarrier_RethrowsTheCause_NotTheWaitersConsequence()
+    {
+        // Part 0 waits at the barrier; part 1 fails and breaks it, so part 0 fails too, with a
+        // BrokenBarrierException. Part order alone would report part 0's; the cause is part 1's.
+        using var pool = new WorkerPool(2);
+        var barrier = new SpinBarrier(2);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => pool.Run(part =>
+        {
+            if (part == 0) { barrier.SignalAndWait(); return; }
+            try { throw new ArgumentOutOfRangeException("units", "part 1 failed"); }
+            finally { barrier.Break(); }
+        }));
+        Assert.Contains("part 1 failed", error.Message);
+        // Only consequences: the first of them is reported.
+        Assert.Throws<BrokenBarrierException>(() => pool.Run(_ => { barrier.SignalAndWait(); }));
+    }
+
+    [Fact]
     public void UntimedPool_ReadsZero()
     {
         using var pool = new WorkerPool(2);
