@@ -11,6 +11,10 @@ internal static class Tolerances
     /// k-term float dot product is bounded by ~k * 2^-24 * sum|a||b|. Scaled by that sum in the test.</summary>
     public const double GemmRelativeToMagnitude = 1e-6;
 
+    /// <summary>Added to the GEMM bound so that k = 0 (an exact copy or zero, magnitude 0 or 1) still compares
+    /// floats, not bits: a few ulp of the largest value an accumulated C holds (|c| &lt;= 1 here).</summary>
+    public const double GemmAbsoluteFloor = 1e-7;
+
     /// <summary>The polynomial exp is accurate to ~2 ulp relative (2.4e-7); allow 4 ulp.</summary>
     public const float ExpRelative = 4.8e-7f;
 

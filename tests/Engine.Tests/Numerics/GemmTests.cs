@@ -57,7 +57,7 @@ public class GemmTests
             int row = i / ldc, col = i % ldc;
             if (row >= m || col >= n) { Assert.Equal(Guard, c[i]); continue; }
             double magnitude = k + (accumulate ? 1 : 0); // |a|,|b|,|c| <= 1
-            Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * magnitude + 1e-7,
+            Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * magnitude + Tolerances.GemmAbsoluteFloor,
                 $"{width} packed={packed} transposedB={transposedB} m={m} n={n} k={k} tA={transposedA} acc={accumulate} at ({row},{col}): {c[i]} vs {expected[i]}");
         }
     }
@@ -78,6 +78,30 @@ public class GemmTests
     public void Gemm_EveryWidth_MatchesScalarDefinition_ColumnCounts0To256(SimdWidth width)
     {
         for (int n = 0; n <= 256; n++) Check(width, 5, n, 3, transposedA: n % 2 == 0, accumulate: n % 3 == 0);
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void Gemm_OneAndTwoRows_MatchScalarDefinition_ColumnCounts0To256(SimdWidth width)
+    {
+        // One or two rows take the streaming kernels (row by row over plain B, panel by panel over packed B, dot
+        // products over W), not the tiles the sweep above exercises: every column count through all three.
+        for (int n = 0; n <= 256; n++)
+        {
+            Check(width, 1, n, 3, transposedA: false, accumulate: n % 2 == 0);
+            Check(width, 2, n, 5, transposedA: n % 3 == 0, accumulate: n % 2 == 1);
+        }
+    }
+
+    [Theory, MemberData(nameof(Widths))]
+    public void Gemm_EveryWidth_MatchesScalarDefinition_Depths0To256(SimdWidth width)
+    {
+        // Every k: the unrolled loop's remainder steps (k mod 8), the streaming kernels and a 5-row tile.
+        for (int k = 0; k <= 256; k++)
+        {
+            Check(width, 1, 37, k, transposedA: false, accumulate: k % 2 == 0);
+            Check(width, 2, 37, k, transposedA: k % 3 == 0, accumulate: k % 2 == 1);
+            Check(width, 5, 37, k, transposedA: k % 2 == 0, accumulate: k % 3 == 0);
+        }
     }
 
     [Theory, MemberData(nameof(Widths))]
@@ -138,28 +162,30 @@ public class GemmTests
     [Theory, MemberData(nameof(Widths))]
     public void Gemm_BFloat16Panels_EqualTheProductWithRoundedB(SimdWidth width)
     {
-        foreach (int m in new[] { 1, 2, 3, 7 })
-            foreach (int n in new[] { 1, 15, 16, 17, 33, 73 })
-                foreach (int k in new[] { 0, 1, 5, 33, 129 })
-                {
-                    float[] a = Random(m * k, m + k), b = Random(k * n, n + k);
-                    float[] rounded = b.Select(BFloat16.Round).ToArray();
-                    float[] expected = Random(m * n, 3), c = (float[])expected.Clone();
-                    GemmReference.Multiply<float>(a, k, 1, rounded, n, expected, n, m, n, k, accumulate: true);
-                    var panels = new PackedMatrix(k, n, width, bfloat16: true);
-                    panels.Pack(b, n);
-                    Gemm.Multiply(a, k, 1, panels, c, n, m, accumulate: true);
-                    for (int i = 0; i < c.Length; i++)
-                        Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * (k + 1) + 1e-7, $"{width} m={m} n={n} k={k} at {i}: {c[i]} vs {expected[i]}");
-                    if (m > 2 || width == SimdWidth.Scalar) continue;
-                    // One or two rows take the same streaming kernel for bf16 and float panels, so bf16 panels must
-                    // give exactly what float panels holding the rounded B give (this pins the bf16 lane order).
-                    float[] viaFloat = Random(m * n, 3);
-                    var roundedPanels = new PackedMatrix(k, n, width);
-                    roundedPanels.Pack(rounded, n);
-                    Gemm.Multiply(a, k, 1, roundedPanels, viaFloat, n, m, accumulate: true);
-                    Assert.Equal(viaFloat, c);
-                }
+        // Column counts 0..256 at one k, the listed shapes at several, and an odd large sampling shape.
+        var shapes = Enumerable.Range(0, 257).Select(n => (m: 1 + n % 3, n, k: 7))
+            .Concat(from m in new[] { 1, 2, 3, 7 } from n in new[] { 1, 15, 16, 17, 33, 73 } from k in new[] { 0, 1, 5, 33, 129 } select (m, n, k))
+            .Append((m: 1, n: 1031, k: 515)).Append((m: 2, n: 517, k: 131));
+        foreach (var (m, n, k) in shapes)
+        {
+            float[] a = Random(m * k, m + k), b = Random(k * n, n + k);
+            float[] rounded = b.Select(BFloat16.Round).ToArray();
+            float[] expected = Random(m * n, 3), c = (float[])expected.Clone();
+            GemmReference.Multiply<float>(a, k, 1, rounded, n, expected, n, m, n, k, accumulate: true);
+            var panels = new PackedMatrix(k, n, width, bfloat16: true);
+            panels.Pack(b, n);
+            Gemm.Multiply(a, k, 1, panels, c, n, m, accumulate: true);
+            for (int i = 0; i < c.Length; i++)
+                Assert.True(Math.Abs(c[i] - expected[i]) <= Tolerances.GemmRelativeToMagnitude * (k + 1) + Tolerances.GemmAbsoluteFloor, $"{width} m={m} n={n} k={k} at {i}: {c[i]} vs {expected[i]}");
+            if (m > 2 || width == SimdWidth.Scalar) continue;
+            // One or two rows take the same streaming kernel for bf16 and float panels, so bf16 panels must
+            // give exactly what float panels holding the rounded B give (this pins the bf16 lane order).
+            float[] viaFloat = Random(m * n, 3);
+            var roundedPanels = new PackedMatrix(k, n, width);
+            roundedPanels.Pack(rounded, n);
+            Gemm.Multiply(a, k, 1, roundedPanels, viaFloat, n, m, accumulate: true);
+            Assert.Equal(viaFloat, c);
+        }
     }
 
     [Fact]
