@@ -12,7 +12,8 @@ internal static class Tolerances
     public const double GemmRelativeToMagnitude = 1e-6;
 
     /// <summary>Added to the GEMM bound so that k = 0 (an exact copy or zero, magnitude 0 or 1) still compares
-    /// floats, not bits: a few ulp of the largest value an accumulated C holds (|c| &lt;= 1 here).</summary>
+    /// floats, not bits: a few ulp of the largest value an accumulated C holds (|c| &lt;= 1 here). CharModelPackingTests
+    /// adds it to the same bound for the model's products (|x| &lt;= 1, |w| &lt; 1), where k &gt;= 11.</summary>
     public const double GemmAbsoluteFloor = 1e-7;
 
     /// <summary>The polynomial exp is accurate to ~2 ulp relative (2.4e-7); allow 4 ulp.</summary>
@@ -46,6 +47,12 @@ internal static class Tolerances
     /// steps around the exact integer sum (one conversion, one multiply, one add) and the bound's own float
     /// arithmetic, each a few 2^-24 relative to sum |x||w|.</summary>
     public const double Int8BeyondQuantizationRelative = 1e-6;
+
+    /// <summary>A backward pass split into shares (each scaled by the whole batch's mean, their gradients summed by
+    /// row ranges) against one model over the whole batch, per entry relative to the largest gradient: the shares
+    /// sum their rows in another order, float rounding of a few ulp of each product sum (measured: under 1e-6 of
+    /// the largest in WeightGradientSplitTests, 1e-7 in the trainer's two-thread step).</summary>
+    public const double ShareSumRelativeToLargest = 1e-5;
 
     /// <summary>A pool's wait share when one of two parts works 50 ms and the other nothing is 0.5 less at most
     /// the idle part's own time in its empty job (microseconds; a preemption of a few milliseconds on a busy

@@ -499,6 +499,14 @@ public sealed class CheckpointTests : IDisposable
 
     // ---- half precision -----------------------------------------------------------------------------------
 
+    /// <summary>A 16-bit parameter against its float, relative: BF16 keeps 8 significant bits, so truncating loses
+    /// less than one unit of the 8th, 2^-7 of the value; F16 keeps 11 and rounds, half a unit of the 11th: 2^-11 at most.</summary>
+    private const double HalfPrecisionRelative = 1.0 / 128;
+
+    /// <summary>Added for F16's subnormals (below 6.1e-5), which lose significant bits: spaced 2^-24 = 6e-8 apart,
+    /// rounding to them errs by 3e-8 at most.</summary>
+    private const double Float16SubnormalAbsolute = 1e-7;
+
     [Theory]
     [InlineData("F16")]
     [InlineData("BF16")]
@@ -527,9 +535,8 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(0f, actual[3]);
         for (int i = 0; i < actual.Length; i++)
         {
-            // BF16 keeps 8 significant bits (relative error below 2^-7), F16 11 bits; F16 subnormals below 6e-5.
             double error = Math.Abs(actual[i] - model.Parameters[i]);
-            if (error > Math.Abs(model.Parameters[i]) / 128 + 1e-7) Assert.Fail($"{dtype} parameter {i}: {actual[i]} vs {model.Parameters[i]}");
+            if (error > Math.Abs(model.Parameters[i]) * HalfPrecisionRelative + Float16SubnormalAbsolute) Assert.Fail($"{dtype} parameter {i}: {actual[i]} vs {model.Parameters[i]}");
         }
         Assert.Equal(Bits(loaded.Model.Packed), Bits(ConvertedPacked(loaded.Model)));
     }

@@ -17,10 +17,6 @@ public class WeightGradientSplitTests
     // T*B rows (560): the gradient products' k runs past one block of Gemm.BlockDepth.
     private const int B = 5, T = Gemm.BlockDepth / B + 10, V = 11, H = 20;
 
-    /// <summary>Two shares sum their rows in another order than one model over all of them: float rounding,
-    /// a few ulp of each product sum (measured: under 1e-6 of the largest gradient).</summary>
-    private const double ShareSumTolerance = 1e-5;
-
     public static TheoryData<CellKind, int> CellsAndParts()
     {
         var data = new TheoryData<CellKind, int>();
@@ -95,7 +91,7 @@ public class WeightGradientSplitTests
 
         double largest = expected.Max(Math.Abs);
         for (int i = 0; i < expected.Length; i++)
-            Assert.True(Math.Abs(expected[i] - summed[i]) <= ShareSumTolerance * largest, $"{cell}: gradient {i}: {summed[i]:R} from shares, {expected[i]:R} whole");
+            Assert.True(Math.Abs(expected[i] - summed[i]) <= Tolerances.ShareSumRelativeToLargest * largest, $"{cell}: gradient {i}: {summed[i]:R} from shares, {expected[i]:R} whole");
     }
 
     [Theory, MemberData(nameof(CellsAndParts))]
