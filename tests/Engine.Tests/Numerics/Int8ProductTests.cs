@@ -1,7 +1,8 @@
-// The 8-bit product (Int8Matrix, Int8Product): every width gives exactly the scalar twin's bits, since the sums
-// are exact integers, over all column counts and depths 0..256 and odd large shapes; the result stays within
-// the quantization bound of the float product; and the weights' and activations' rounding are checked alone,
-// including the extreme inputs that would overflow 32-bit sums without the activation limit.
+// The 8-bit product (Int8Matrix, Int8Product): every width, the scalar twin included, gives exactly the bits of the
+// definition written in the test, since the sums are exact integers, over all column counts and depths 0..256 and
+// odd large shapes; the result stays within the quantization bound of the float product; and the weights' and
+// activations' rounding are checked alone, including the extreme inputs that would overflow 32-bit sums without
+// the activation limit.
 using CharRnn.Engine.Numerics;
 
 namespace CharRnn.Engine.Tests.Numerics;
@@ -49,8 +50,39 @@ public class Int8ProductTests
         return b;
     }
 
+    /// <summary>
+    /// The definition, written from the public surface alone rather than by running the scalar twin (which the Scalar
+    /// row runs, and would otherwise compare with itself): each input times ActivationScale (a power of two: exact),
+    /// clamped to ±ActivationLimit and rounded to nearest even; each weight's integer read back through the indexer,
+    /// B[p, j] / ColumnScale(j) (q * scale rounded once: q to within 2^-24 relative); the sum over p in 64-bit
+    /// integers (exact); then (float)sum * (ColumnScale(j) / ActivationScale) [+ C], the same two float roundings the
+    /// kernels make, so the bits are determined.
+    /// </summary>
+    private static void Definition(float[] a, int lda, Int8Matrix b, float[] c, int ldc, int m, bool accumulate)
+    {
+        int k = b.K, n = b.N;
+        var qw = new long[k * n];
+        for (int j = 0; j < n; j++)
+        {
+            float scale = b.ColumnScale(j);
+            for (int p = 0; p < k; p++) qw[p * n + j] = scale == 0 ? 0 : (long)MathF.Round(b[p, j] / scale);
+        }
+        var qx = new long[k];
+        for (int i = 0; i < m; i++)
+        {
+            for (int p = 0; p < k; p++) qx[p] = (long)MathF.Round(Math.Clamp(a[i * lda + p] * b.ActivationScale, -b.ActivationLimit, b.ActivationLimit), MidpointRounding.ToEven);
+            for (int j = 0; j < n; j++)
+            {
+                long sum = 0;
+                for (int p = 0; p < k; p++) sum += qx[p] * qw[p * n + j];
+                float value = (float)sum * (b.ColumnScale(j) / b.ActivationScale);
+                c[i * ldc + j] = accumulate ? c[i * ldc + j] + value : value;
+            }
+        }
+    }
+
     /// <summary>A (m, k) rows k + 2 apart and C (m, n) rows n + 3 apart, guard cells around both products.</summary>
-    private static void CheckAgainstScalar(SimdWidth width, int m, int n, int k, bool accumulate)
+    private static void CheckAgainstDefinition(SimdWidth width, int m, int n, int k, bool accumulate)
     {
         var b = Quantized(Random(n * k, 31 * n + k), k, n);
         int lda = k + 2, ldc = n + 3;
@@ -58,31 +90,31 @@ public class Int8ProductTests
         float[] c = Random(m * ldc + 5, m + n);
         for (int i = 0; i < c.Length; i++) if (i / ldc >= m || i % ldc >= n) c[i] = Guard;
         float[] expected = (float[])c.Clone();
-        Int8Product.Multiply(a, lda, b, expected, ldc, m, accumulate, SimdWidth.Scalar);
+        Definition(a, lda, b, expected, ldc, m, accumulate);
         Int8Product.Multiply(a, lda, b, c, ldc, m, accumulate, width);
         Assert.Equal(expected, c);
         for (int i = 0; i < c.Length; i++) if (i / ldc >= m || i % ldc >= n) Assert.Equal(Guard, c[i]);
     }
 
     [Theory, MemberData(nameof(Widths))]
-    public void EveryColumnCount_0To256_GivesTheScalarTwinsBits(SimdWidth width)
+    public void EveryColumnCount_0To256_GivesTheDefinitionsBits(SimdWidth width)
     {
-        for (int n = 0; n <= 256; n++) CheckAgainstScalar(width, m: 2, n, k: 37, accumulate: n % 2 == 0);
+        for (int n = 0; n <= 256; n++) CheckAgainstDefinition(width, m: 2, n, k: 37, accumulate: n % 2 == 0);
     }
 
     [Theory, MemberData(nameof(Widths))]
-    public void EveryDepth_0To256_GivesTheScalarTwinsBits(SimdWidth width)
+    public void EveryDepth_0To256_GivesTheDefinitionsBits(SimdWidth width)
     {
-        for (int k = 0; k <= 256; k++) CheckAgainstScalar(width, m: 1, n: 73, k, accumulate: k % 2 == 1); // 5 panels: four together, one alone
+        for (int k = 0; k <= 256; k++) CheckAgainstDefinition(width, m: 1, n: 73, k, accumulate: k % 2 == 1); // 5 panels: four together, one alone
     }
 
     [Theory, MemberData(nameof(Widths))]
-    public void OddLargeShapes_GiveTheScalarTwinsBits(SimdWidth width)
+    public void OddLargeShapes_GiveTheDefinitionsBits(SimdWidth width)
     {
-        CheckAgainstScalar(width, m: 3, n: 1001, k: 1031, accumulate: true); // past k = 516: a smaller activation limit
-        CheckAgainstScalar(width, m: 2, n: 77, k: 2001, accumulate: false);   // past k = 1032: a smaller activation scale
-        CheckAgainstScalar(width, m: 1, n: 2047, k: 515, accumulate: false);
-        CheckAgainstScalar(width, m: 2, n: 73, k: 513, accumulate: true);
+        CheckAgainstDefinition(width, m: 3, n: 1001, k: 1031, accumulate: true); // past k = 516: a smaller activation limit
+        CheckAgainstDefinition(width, m: 2, n: 77, k: 2001, accumulate: false);   // past k = 1032: a smaller activation scale
+        CheckAgainstDefinition(width, m: 1, n: 2047, k: 515, accumulate: false);
+        CheckAgainstDefinition(width, m: 2, n: 73, k: 513, accumulate: true);
     }
 
     [Theory, MemberData(nameof(Widths))]
