@@ -37,15 +37,42 @@ internal static class GradientCheck
 
     /// <summary>
     /// The whole unrolled model's Backward on (inputs, targets) of `steps` steps, from its current carried state
-    /// and masks, against finite differences of ForwardLoss for every parameter tensor.
+    /// and masks, against finite differences of ForwardLoss for every parameter tensor. With firstLossStep or
+    /// meanRows, the loss differentiated is the one they define, written here from the definition: the
+    /// cross-entropy -log softmax(z)[y] = log sum exp(z) - z[y] of the rows of steps firstLossStep.., summed and
+    /// divided by meanRows (default: all steps * B rows, as ForwardLoss's mean); Backward runs as its two halves,
+    /// BackwardThroughTime(targets, firstLossStep, meanRows) then AccumulateWeightGradients, when meanRows is set.
     /// </summary>
-    public static void AssertModel(string what, UnrolledModel<double> unrolled, int[] inputs, int[] targets, int steps)
+    public static void AssertModel(string what, UnrolledModel<double> unrolled, int[] inputs, int[] targets, int steps,
+        int firstLossStep = 0, int meanRows = 0)
     {
         var model = unrolled.Model;
-        double Loss() { model.Pack(); return unrolled.ForwardLoss(inputs, targets, steps); }
-        Loss();
+        int rows = steps * unrolled.Batch, first = firstLossStep * unrolled.Batch, vocab = model.Config.VocabSize;
+        double PartialLoss()
+        {
+            unrolled.Forward(inputs, steps);
+            ReadOnlySpan<double> logits = unrolled.Logits;
+            double total = 0;
+            for (int n = first; n < rows; n++)
+            {
+                ReadOnlySpan<double> z = logits.Slice(n * vocab, vocab);
+                double max = double.NegativeInfinity, sum = 0;
+                foreach (double x in z) max = Math.Max(max, x);
+                foreach (double x in z) sum += Math.Exp(x - max);
+                total += max + Math.Log(sum) - z[targets[n]];
+            }
+            return total / (meanRows > 0 ? meanRows : rows);
+        }
+        bool plain = firstLossStep == 0 && meanRows == 0;
+        double Loss() { model.Pack(); return plain ? unrolled.ForwardLoss(inputs, targets, steps) : PartialLoss(); }
+        unrolled.ForwardLoss(inputs, targets, steps); // what Backward differentiates: its probabilities
         var gradients = new double[model.Parameters.Length];
-        unrolled.Backward(inputs, targets, gradients);
+        if (meanRows == 0) unrolled.Backward(inputs, targets, gradients, firstLossStep);
+        else
+        {
+            unrolled.BackwardThroughTime(targets, firstLossStep, meanRows);
+            unrolled.AccumulateWeightGradients(inputs, gradients, part: 0, parts: 1);
+        }
         foreach (var spec in model.Layout.Tensors)
             Assert($"{what} {spec.Name}", model.Parameters, gradients.AsSpan(spec.Offset, spec.Length), Loss, spec.Offset, spec.Length);
     }

@@ -1,4 +1,5 @@
-// Every backward pass against centered finite differences, in double precision, on small odd sizes.
+// Every backward pass against centered finite differences, in double precision, on small odd sizes; the model's
+// also with the loss of the last steps only (firstLossStep) and with a share's mean over the whole batch (meanRows).
 using CharRnn.Engine.Layers;
 using CharRnn.Engine.Model;
 using CharRnn.Engine.Sampling;
@@ -33,6 +34,38 @@ public class GradientCheckTests
         unrolled.ForwardLoss(Tokens(B * T, 1), Tokens(B * T, 2), T);
         unrolled.CarryState();
         GradientCheck.AssertModel($"{cell}", unrolled, Tokens(B * T, 3), Tokens(B * T, 4), T);
+    }
+
+    public static TheoryData<CellKind, int> CellsAndFirstLossSteps()
+    {
+        var data = new TheoryData<CellKind, int>();
+        foreach (var cell in new[] { CellKind.Lstm, CellKind.Gru, CellKind.Rnn })
+            foreach (int first in new[] { 1, T - 1 }) data.Add(cell, first);
+        return data;
+    }
+
+    [Theory, MemberData(nameof(CellsAndFirstLossSteps))]
+    public void Model_Backward_LossOfTheLastStepsOnly_MatchesFiniteDifferences(CellKind cell, int firstLossStep)
+    {
+        // Backward's firstLossStep (the gradient-flow probe passes T - 1): only the losses of steps firstLossStep..
+        // send gradient back, still divided by all T * B rows.
+        var model = NewModel(cell, layers: 2, seed: 7);
+        var unrolled = new UnrolledModel<double>(model, B, T);
+        unrolled.ForwardLoss(Tokens(B * T, 1), Tokens(B * T, 2), T);
+        unrolled.CarryState();
+        GradientCheck.AssertModel($"{cell} firstLossStep={firstLossStep}", unrolled, Tokens(B * T, 3), Tokens(B * T, 4), T, firstLossStep: firstLossStep);
+    }
+
+    [Theory, MemberData(nameof(Cells))]
+    public void Model_ShareBackward_MeanOverTheWholeBatch_MatchesFiniteDifferences(CellKind cell)
+    {
+        // A trainer's share: these B = 2 streams of a batch of 5, their summed loss divided by the whole batch's
+        // 5 * T rows (BackwardThroughTime's meanRows), so that the shares' gradients add up to the batch's.
+        var model = NewModel(cell, layers: 2, seed: 7);
+        var unrolled = new UnrolledModel<double>(model, B, T);
+        unrolled.ForwardLoss(Tokens(B * T, 1), Tokens(B * T, 2), T);
+        unrolled.CarryState();
+        GradientCheck.AssertModel($"{cell} meanRows={5 * T}", unrolled, Tokens(B * T, 3), Tokens(B * T, 4), T, meanRows: 5 * T);
     }
 
     [Theory, MemberData(nameof(Cells))]
