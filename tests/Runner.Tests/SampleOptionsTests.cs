@@ -47,6 +47,17 @@ public sealed class SampleOptionsTests : IDisposable
         Assert.True(text.Length < 2000, "the sample ran to --length without meeting a stop text");
     }
 
+    [Theory]
+    [InlineData("said \r\n", 2)] // both stops match here: the longer one is cut, so no \r is left printed
+    [InlineData("said \n", 1)]
+    [InlineData("said \r", 0)]
+    public void Stop_SeveralMatchingAtOnce_CutsTheLongest(string text, int expected)
+    {
+        bool stopped = Commands.SampleCommand.EndsWithStop(new StringBuilder(text), ["\n", "\r\n"], out int length);
+        Assert.Equal(expected > 0, stopped);
+        Assert.Equal(expected, length);
+    }
+
     [Fact]
     public void Count_DrawsIndependentSamples_AndTheFirstIsTheSingleSample()
     {

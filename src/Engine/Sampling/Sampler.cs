@@ -86,12 +86,24 @@ public sealed class Sampler : IDisposable
 
     private int Choose(ReadOnlySpan<float> logits, Rng rng)
     {
-        if (Temperature <= 0f) return ArgMax(logits);
+        // Greedy is temperature's limit at 0, and also what a temperature so small that 1/T overflows (below
+        // ~2.9e-39) means: scaling by infinity would turn the top logit's 0 * inf into NaN.
+        if (Temperature <= 0f || !float.IsFinite(1f / Temperature)) return ArgMax(logits);
         Softmax.Row(logits, _probabilities, 1f / Temperature);
         bool truncate = (TopK > 0 && TopK < _vocab) || TopP < 1f;
-        if (!truncate) return Draw(_probabilities, rng.NextFloat());
-        return DrawTruncated(_probabilities, TopK, TopP, rng.NextFloat(), _sortKeys, _order);
+        if (!truncate) return Draw(_probabilities, DrawPoint(rng));
+        return DrawTruncated(_probabilities, TopK, TopP, DrawPoint(rng), _sortKeys, _order);
     }
+
+    /// <summary>
+    /// The uniform point a draw takes: NextFloat's grid of 2^24 cells, with the first point moved to the middle of
+    /// its cell, so it is never 0. At u = 0 the first symbol with any probability would be drawn, and softmax's exp
+    /// keeps even a hopeless symbol's probability at its floor (~1e-38, a logit ~87 below the top) instead of 0:
+    /// symbol 0 would come out once in 2^24 draws whatever its logit.
+    /// </summary>
+    internal static float DrawPoint(Rng rng) => Math.Max(rng.NextFloat(), FirstCellMiddle);
+
+    private const float FirstCellMiddle = 1f / (1 << 25);
 
     /// <summary>
     /// Sorts by probability (most likely first), keeps the first topK (0: all), then the shortest prefix of

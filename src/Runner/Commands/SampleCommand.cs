@@ -127,17 +127,21 @@ public static class SampleCommand
         output.WriteLine();
     }
 
-    private static bool EndsWithStop(StringBuilder text, string[] stops, out int length)
+    /// <summary>
+    /// Whether text ends with a stop; length is the longest stop it ends with, so that with --stop '\n' and
+    /// --stop '\r\n' a "\r\n" is cut whole (a shorter stop that matches here is a suffix of the longer one).
+    /// </summary>
+    internal static bool EndsWithStop(StringBuilder text, string[] stops, out int length)
     {
+        length = 0;
         foreach (string stop in stops)
         {
-            if (text.Length < stop.Length) continue;
+            if (text.Length < stop.Length || stop.Length <= length) continue;
             bool match = true;
             for (int j = 0; j < stop.Length && match; j++) match = text[text.Length - stop.Length + j] == stop[j];
-            if (match) { length = stop.Length; return true; }
+            if (match) length = stop.Length;
         }
-        length = 0;
-        return false;
+        return length > 0;
     }
 
     /// <summary>\n, \t, \r and \\ as a shell user types them; any other backslash stays as it is.</summary>

@@ -54,6 +54,8 @@ public class SamplerTests
         int[] greedy = Generate(model, 1, 0f, 300);
         Assert.Equal(greedy, Generate(model, 2, 0f, 300));
         Assert.Equal(greedy, Generate(model, 12345, -1f, 300)); // any temperature <= 0 is greedy
+        Assert.Equal(greedy, Generate(model, 7, 1e-40f, 300));   // and one whose 1/T overflows: greedy, not NaN
+        Assert.Equal(greedy, Generate(model, 7, 1e-30f, 300));   // a tiny finite 1/T: the top symbol takes all the mass
 
         // The first greedy symbol is the argmax of the logits after reading the prime from zero state.
         var unrolled = new UnrolledModel<float>(model, batch: 1, steps: 1);
@@ -231,6 +233,21 @@ public class SamplerTests
         Assert.Equal(0.4 / 0.7, f[1], FrequencyDecimals);
         Assert.Equal(0.3 / 0.7, f[3], FrequencyDecimals);
         Assert.Equal(0, f[0] + f[2] + f[4] + f[5]);
+    }
+
+    [Fact]
+    public void DrawPoint_IsNeverZero_SoAProbabilityAtExpsFloorIsNeverDrawn()
+    {
+        var rng = new Rng(1);
+        rng.SetState([1, 0, 3, 4]); // s1 = 0: xoshiro's next output is 0, so NextFloat would give exactly 0
+        float u = Sampler.DrawPoint(rng);
+        Assert.True(u > 0f, $"u = {u}");
+        // Symbol 0 at the floor softmax's exp leaves a hopeless logit: u = 0 would draw it, the cell's middle does not.
+        Assert.Equal(0, Sampler.Draw([1.2e-38f, 1f], 0f));
+        Assert.Equal(1, Sampler.Draw([1.2e-38f, 1f], u));
+        // Every other point of the grid is NextFloat's own.
+        var a = new Rng(9); var b = new Rng(9);
+        for (int i = 0; i < 1000; i++) Assert.Equal(Math.Max(a.NextFloat(), 1f / (1 << 25)), Sampler.DrawPoint(b));
     }
 
     [Fact]
