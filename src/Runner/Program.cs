@@ -43,6 +43,13 @@ public static class Program
             error.WriteLine($"hint: {e.Hint}");
             return e.ExitCode;
         }
+        catch (OutOfMemoryException)
+        {
+            // A model, batch or window this machine cannot hold: say so instead of a stack trace.
+            error.WriteLine("error: not enough memory for this model and window");
+            error.WriteLine("hint: use a smaller --hidden, --layers, --batch or --seq");
+            return 1;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
             error.WriteLine($"error: {e.Message}");

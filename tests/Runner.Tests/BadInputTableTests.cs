@@ -46,6 +46,12 @@ public sealed class BadInputTableTests : IDisposable
         { "a negative seed", ["sample", "--model", "{d}/good.safetensors", "--seed", "-1"],
             "error: --seed expects a whole number from 0 to 18446744073709551615, got '-1'", "hint: run 'charrnn sample --help' for the options" },
         { "a word for a number", ["train", "--corpus", "{d}/ok.txt", "--lr", "fast"], "error: --lr expects a number, got 'fast'", "hint: run 'charrnn train --help' for the options" },
+        { "a model too large for one array", ["train", "--corpus", "{d}/ok.txt", "--layers", "17", "--hidden", "4096"],
+            "error: --layers 17 x --hidden 4096 make 2,215,538,707 parameters, more than one array holds (2,147,483,591)", "hint: use fewer --layers or a smaller --hidden" },
+        { "a model far too large", ["train", "--corpus", "{d}/ok.txt", "--layers", "3", "--hidden", "999999999"],
+            "error: --layers 3 x --hidden 999999999 make over 9.2e18 parameters, more than one array holds (2,147,483,591)", "hint: use fewer --layers or a smaller --hidden" },
+        { "a window too large for one array", ["train", "--corpus", "{d}/large.txt", "--batch", "1000", "--seq", "1000", "--hidden", "600"],
+            "error: --batch 1000 x --seq 1000 x 2400 gates make 2,400,000,000 values in one activation buffer, more than one array holds (2,147,483,591)", "hint: use a smaller --batch or --seq" },
         { "zero clip", ["train", "--corpus", "{d}/ok.txt", "--clip", "0"], "error: --clip must be a positive number, got 0", "hint: e.g. --clip 5" },
         { "negative learning rate", ["train", "--corpus", "{d}/ok.txt", "--lr", "-0.5"], "error: --lr must be a positive number, got -0.5", "hint: e.g. --lr 0.003" },
         { "dropout outside [0, 1)", ["train", "--corpus", "{d}/ok.txt", "--dropout", "1"], "error: --dropout must be in [0, 1), got 1", "hint: e.g. --dropout 0.25 drops a quarter of the units while training" },
@@ -68,6 +74,7 @@ public sealed class BadInputTableTests : IDisposable
     {
         const string Ok = "hello world, this is a small corpus.\n";
         File.WriteAllText(PathOf("ok.txt"), string.Concat(Enumerable.Repeat(Ok, 80)), new UTF8Encoding(false));
+        File.WriteAllText(PathOf("large.txt"), string.Concat(Enumerable.Repeat(Ok, 1_200_000 / Ok.Length + 1)), new UTF8Encoding(false)); // room for one 1000 x 1000 window
         Directory.CreateDirectory(PathOf("folder"));
         File.WriteAllBytes(PathOf("empty.txt"), []);
         File.WriteAllBytes(PathOf("binary.txt"), "ab\0cd"u8.ToArray());

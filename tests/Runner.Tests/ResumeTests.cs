@@ -106,6 +106,55 @@ public sealed class ResumeTests : IDisposable
         Assert.Contains("--init-from", result.Err);
     }
 
+    /// <summary>The checkpoint at path rewritten with edited metadata and train.* tensors (the checksum key dropped
+    /// when a tensor changes: files without one, such as PyTorch's, load unverified).</summary>
+    private static void Rewrite(string path, Action<Dictionary<string, string>> editMetadata, Action<string, float[]>? editTensor = null)
+    {
+        var file = SafeTensorsFile.Read(path);
+        var metadata = new Dictionary<string, string>(file.Metadata);
+        editMetadata(metadata);
+        var tensors = file.Tensors.Select(t => (t.Name, Shape: t.Shape.Select(d => (int)d).ToArray(), Data: SafeTensorsFile.ToSingle(t))).ToList();
+        if (editTensor != null)
+        {
+            foreach (var t in tensors) editTensor(t.Name, t.Data);
+            metadata.Remove("charrnn.sha256");
+        }
+        SafeTensorsFile.WriteAtomic(path, metadata, tensors.Select(t => (t.Name, t.Shape, (ReadOnlyMemory<float>)t.Data)));
+    }
+
+    [Theory]
+    [InlineData("train.batch", "0", "metadata 'train.batch' is not a positive integer")]
+    [InlineData("train.seq", "-8", "metadata 'train.seq' is not a positive integer")]
+    [InlineData("train.lr", "NaN", "metadata 'train.lr' is not a positive number")]
+    [InlineData("train.dropout", "1.5", "metadata 'train.dropout' is not a number in [0, 1)")]
+    public void Resume_WithADamagedSetting_IsRefusedInOneLine(string key, string value, string message)
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "5")));
+        Rewrite(PathOf("m.last.safetensors"), metadata => metadata[key] = value);
+        var result = Cli.Run("train", "--resume", PathOf("m.last.safetensors"), "--steps", "8", "--sample-length", "0");
+        Cli.AssertUserError(result, message);
+        Assert.Contains("the checkpoint is damaged", result.Err);
+    }
+
+    [Fact]
+    public void Resume_WithANegativeSecondMoment_IsRefused()
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "5")));
+        Rewrite(PathOf("m.last.safetensors"), _ => { }, (name, data) => { if (name == "train.adam.v") data[3] = -1f; });
+        Cli.AssertUserError(Cli.Run("train", "--resume", PathOf("m.last.safetensors"), "--steps", "8", "--sample-length", "0"),
+            "training state tensor 'train.adam.v' holds -1 at 3");
+    }
+
+    [Fact]
+    public void Resume_FromTheBest_WhenTheNewerLastIsDamaged_GoesOnWithANote()
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "10")));
+        File.WriteAllBytes(PathOf("m.last.safetensors"), File.ReadAllBytes(PathOf("m.last.safetensors"))[..100]); // truncated
+        var result = Cli.Run("train", "--resume", PathOf("m.safetensors"), "--steps", "12", "--sample-length", "0");
+        Cli.AssertSucceeded(result);
+        Assert.Contains("cannot be read", result.Err);
+    }
+
     [Fact]
     public void Resume_AtTheEnd_AsksForMoreSteps()
     {

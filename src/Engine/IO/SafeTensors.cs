@@ -150,7 +150,9 @@ public sealed class SafeTensorsFile
         if (!offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw bad($"tensor '{name}' has invalid data_offsets");
         if (end > dataLength) throw bad($"tensor '{name}' ends at byte {end} of a {dataLength}-byte data section (truncated?)");
-        if (end - begin != count * size) throw bad($"tensor '{name}' spans {end - begin} bytes but shape [{string.Join(", ", shape)}] of {dtype} needs {count * size}");
+        // Divided, not multiplied: count * size can wrap past 2^63 for a hostile shape and then pass as 0 bytes.
+        if ((end - begin) % size != 0 || (end - begin) / size != count)
+            throw bad($"tensor '{name}' spans {end - begin} bytes but shape [{string.Join(", ", shape)}] of {dtype} needs {(count <= long.MaxValue / size ? (count * size).ToString() : "more than 2^63")}");
         ranges.Add((begin, end, name));
         return new SafeTensor(name, dtype, shape.ToArray(), bytes.AsMemory(dataStart + (int)begin, (int)(end - begin)));
     }

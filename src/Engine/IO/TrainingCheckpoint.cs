@@ -40,12 +40,19 @@ public static class TrainingCheckpoint
         long Long(string key) =>
             meta.TryGetValue(key, out var text) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v)
                 ? v : throw Bad($"metadata '{key}' is missing or not a non-negative integer");
-        float[] Tensor(string name, int length)
+        // Every value finite, and Adam's second moments not negative: the trainer never saves anything else (a
+        // non-finite step saves nothing), so anything else is damage, refused here rather than met as "diverged".
+        float[] Tensor(string name, int length, bool nonNegative = false)
         {
             var tensor = checkpoint.File.Find(name) ?? throw Bad($"training state tensor '{name}' is missing");
             if (tensor.DType != "F32") throw Bad($"training state tensor '{name}' has dtype {tensor.DType}; expected F32");
             float[] values = SafeTensorsFile.ToSingle(tensor);
             if (values.Length != length) throw Bad($"training state tensor '{name}' holds {values.Length} values; batch {batch} x hidden {config.Hidden} needs {length}");
+            for (int i = 0; i < values.Length; i++)
+            {
+                if (!float.IsFinite(values[i]) || (nonNegative && values[i] < 0))
+                    throw Bad($"training state tensor '{name}' holds {values[i].ToString(CultureInfo.InvariantCulture)} at {i}; expected {(nonNegative ? "a finite value of at least 0" : "a finite value")}");
+            }
             return values;
         }
         string[] words = (meta.TryGetValue("train.mask_rng", out var rng) ? rng : throw Bad("metadata 'train.mask_rng' is missing")).Split(',');
@@ -61,7 +68,7 @@ public static class TrainingCheckpoint
         bool lstm = config.Cell == Model.CellKind.Lstm;
         return new TrainerState(
             Long("train.resume.step"), Int("train.resume.epoch"), Int("train.resume.window"), Long("train.adam.step"),
-            Tensor("train.adam.m", parameters), Tensor("train.adam.v", parameters),
+            Tensor("train.adam.m", parameters), Tensor("train.adam.v", parameters, nonNegative: true),
             Enumerable.Range(0, config.Layers).Select(l => Tensor($"train.hidden_l{l}", size)).ToArray(),
             lstm ? Enumerable.Range(0, config.Layers).Select(l => Tensor($"train.cell_l{l}", size)).ToArray() : [],
             maskState, scale);

@@ -37,7 +37,26 @@ public sealed record ModelConfig(CellKind Cell, int VocabSize, int Hidden, int L
         if (VocabSize < 1) throw new ArgumentOutOfRangeException(nameof(VocabSize), VocabSize, "vocabulary size must be at least 1");
         if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "hidden size must be at least 1");
         if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, "layer count must be at least 1");
-        if ((long)GateWidth * Math.Max(VocabSize, Hidden) > int.MaxValue / 2) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "model too large for one parameter slab");
+        // In 64 bits: GateWidth itself overflows an int past H ~ 5e8, and the layers' sum long before that.
+        long gates = (long)GatesPerUnit * Hidden;
+        if (gates * Math.Max(VocabSize, Hidden) > int.MaxValue / 2) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "model too large for one parameter slab");
+        if (ParameterCount > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(Layers), Layers, $"{ParameterCount:N0} parameters, more than one parameter slab holds ({Array.MaxLength:N0})");
         return this;
+    }
+
+    /// <summary>
+    /// Every weight and bias (ParameterLayout's TotalLength), counted in 128 bits and capped at long.MaxValue, so
+    /// that any shape, however far too large, says so instead of wrapping.
+    /// </summary>
+    public long ParameterCount
+    {
+        get
+        {
+            Int128 gates = (Int128)GatesPerUnit * Hidden, count = 0;
+            for (int layer = 0; layer < Layers && count <= long.MaxValue; layer++) count += gates * ((Int128)InputWidth(layer) + Hidden) + 2 * gates;
+            count += (Int128)VocabSize * Hidden + VocabSize;
+            return count > long.MaxValue ? long.MaxValue : (long)count;
+        }
     }
 }

@@ -25,6 +25,11 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
             : throw new UserError($"{path}: the training state lacks metadata '{key}'", "resume from a checkpoint written by this version of charrnn train");
         UserError Damaged(string key, string what) => new($"{path}: metadata '{key}' is not {what}", "the checkpoint is damaged; resume from another one");
         int Int(string key) => int.TryParse(Meta(key), NumberStyles.Integer, Invariant, out int v) ? v : throw Damaged(key, "an integer");
+        // Sizes and rates read back are checked as the command line checks them: a damaged value must be refused
+        // here, not divide by zero or train on NaN later.
+        int Positive(string key) => Int(key) is int v && v > 0 ? v : throw Damaged(key, "a positive integer");
+        float PositiveRate(string key) => Float(key) is float v && v > 0 && float.IsFinite(v) ? v : throw Damaged(key, "a positive number");
+        float Fraction(string key) => Float(key) is float v && v >= 0 && v < 1 ? v : throw Damaged(key, "a number in [0, 1)");
         float Float(string key) => float.TryParse(Meta(key), NumberStyles.Float, Invariant, out float v) ? v : throw Damaged(key, "a number");
         double Double(string key) => double.TryParse(Meta(key), NumberStyles.Float, Invariant, out double v) ? v : throw Damaged(key, "a number");
         ulong Seed() => ulong.TryParse(Meta("train.seed"), NumberStyles.Integer, Invariant, out ulong v) ? v : throw Damaged("train.seed", "an integer");
@@ -82,17 +87,17 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
             Cell = config.ModuleName,
             Layers = config.Layers,
             Hidden = config.Hidden,
-            Batch = Int("train.batch"),
-            Seq = Int("train.seq"),
-            ValFraction = Double("train.val_fraction"),
+            Batch = Positive("train.batch"),
+            Seq = Positive("train.seq"),
+            ValFraction = Double("train.val_fraction") is double vf && vf >= 0 && vf < 1 ? vf : throw Damaged("train.val_fraction", "a number in [0, 1)"),
             Seed = Seed(),
-            LearningRate = Pick("--lr", Float("train.lr"), given.LearningRate, F),
+            LearningRate = Pick("--lr", PositiveRate("train.lr"), given.LearningRate, F),
             LearningRateMin = lrMin,
             Schedule = Pick("--lr-schedule", Meta("train.lr_schedule"), given.Schedule, v => v ?? "default"),
-            Clip = Pick("--clip", Float("train.clip"), given.Clip, F),
-            Dropout = Pick("--dropout", Float("train.dropout"), given.Dropout, F),
-            RecurrentDropout = Pick("--recurrent-dropout", Float("train.recurrent_dropout"), given.RecurrentDropout, F),
-            Threads = Pick("--threads", Int("train.threads"), given.Threads, v => v.ToString(Invariant)),
+            Clip = Pick("--clip", PositiveRate("train.clip"), given.Clip, F),
+            Dropout = Pick("--dropout", Fraction("train.dropout"), given.Dropout, F),
+            RecurrentDropout = Pick("--recurrent-dropout", Fraction("train.recurrent_dropout"), given.RecurrentDropout, F),
+            Threads = Pick("--threads", Positive("train.threads"), given.Threads, v => v.ToString(Invariant)),
             Steps = steps,
             ValEvery = given.Given.Contains("--val-every") ? given.ValEvery
                 : meta.TryGetValue("train.val_every", out var every) && int.TryParse(every, Invariant, out int e) ? e : null,

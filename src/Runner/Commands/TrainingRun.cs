@@ -61,6 +61,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                     "resume with the corpus the run started on (--corpus), or start a new run");
             }
         }
+        CheckSizes(resumption?.Checkpoint.Model.Config ?? new ModelConfig(cellKind, vocabulary.Count, settings.Hidden, settings.Layers));
         CharModel<float> model = resumption?.Checkpoint.Model ?? CreateModel(cellKind, vocabulary);
         int threads = Math.Min(settings.Threads, settings.Batch);
         // The run ends at a step count (--steps, --epochs or the default epochs) or at --time-limit, whichever
@@ -118,9 +119,18 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 (resumption.Changes.Count == 0 ? "no settings changed" : "changed: " + string.Join(", ", resumption.Changes)));
             if (storedHash != corpusHash) error.WriteLine("note    the corpus differs from the one this checkpoint trained on (same alphabet); continuing on the new text");
             string newest = LastPath(outPath);
-            if (newest != Path.GetFullPath(resumption.Path) && File.Exists(newest)
-                && Checkpoint.Load(newest).Metadata.TryGetValue("train.resume.step", out var newestStep) && long.TryParse(newestStep, Invariant, out long later) && later > firstStep)
-                error.WriteLine($"note    {newest} is at step {later:N0}, later than this checkpoint; steps after {firstStep:N0} will be trained again and overwrite it");
+            if (newest != Path.GetFullPath(resumption.Path) && File.Exists(newest))
+            {
+                // Only for a note: a damaged newer checkpoint must not stop a resume from a good one.
+                long? later = null;
+                try { later = Checkpoint.Load(newest).Metadata.TryGetValue("train.resume.step", out var newestStep) && long.TryParse(newestStep, Invariant, out long l) ? l : null; }
+                catch (Exception unreadable) when (unreadable is InvalidDataException or IOException or UnauthorizedAccessException)
+                {
+                    error.WriteLine($"note    {newest} cannot be read ({unreadable.Message}); it will be overwritten");
+                }
+                if (later > firstStep)
+                    error.WriteLine($"note    {newest} is at step {later:N0}, later than this checkpoint; steps after {firstStep:N0} will be trained again and overwrite it");
+            }
         }
         // A resumed run keeps the log's records up to its starting step (later ones belong to an abandoned
         // future) and redraws the chart from them.
@@ -199,6 +209,9 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 bool improved = evaluator == null || score < best;
                 if (improved) best = Math.Min(best, score);
                 var checkpoint = Snapshot(result.Epoch, elapsed);
+                // The log first: a checkpoint at this step must never be on disk while the log lacks steps before it
+                // (a resume keeps the log up to the checkpoint's step and appends from there).
+                log.Flush();
                 // A skipped (non-finite) step may have left NaN in the carried state: nothing is saved from it.
                 if (result.Applied && TrySave(lastPath, model, vocabulary, checkpoint, progress))
                 {
@@ -206,7 +219,6 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                     if (improved && TrySave(outPath, model, vocabulary, checkpoint, progress))
                         progress.Message($"         saved {outPath}{(evaluator != null ? $" (best held-out {best:F4} nats/char)" : "")}");
                 }
-                log.Flush();
                 AtomicFile.WriteAllText(plotPath, LossPlot.Svg(history, $"{config.Layers}x{config.Hidden} {config.ModuleName} on {Path.GetFileName(settings.Corpus ?? "alice")}"));
                 if (settings.SampleLength > 0)
                 {
@@ -220,9 +232,18 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         double total = clock.Elapsed.TotalSeconds;
         if (_signal != 0)
         {
-            TrySave(lastPath, model, vocabulary, Snapshot(trainer.Epoch, total), progress);
-            error.WriteLine($"interrupted by {(_signal == 15 ? "SIGTERM" : "SIGINT")} after step {step:N0}: saved {lastPath}");
-            error.WriteLine($"resume with: charrnn train --resume {lastPath}");
+            string signal = _signal == 15 ? "SIGTERM" : "SIGINT";
+            if (TrySave(lastPath, model, vocabulary, Snapshot(trainer.Epoch, total), progress))
+            {
+                error.WriteLine($"interrupted by {signal} after step {step:N0}: saved {lastPath}");
+                error.WriteLine($"resume with: charrnn train --resume {lastPath}");
+            }
+            else
+            {
+                // TrySave said why (a warning above); what is on disk is the last state saved before this one.
+                error.WriteLine($"interrupted by {signal} after step {step:N0}: this state was not saved");
+                if (File.Exists(lastPath)) error.WriteLine($"resume with: charrnn train --resume {lastPath} (its last save, before step {step:N0})");
+            }
             return 128 + _signal;
         }
         error.WriteLine(string.Create(Invariant,
@@ -233,6 +254,20 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             output.Flush();
         }
         return 0;
+    }
+
+    /// <summary>
+    /// Shapes too large for one .NET array are refused before anything is allocated: the parameter slab, and the
+    /// largest activation buffer, one layer's gates for a whole window. (Sizes that fit an array but not this
+    /// machine's memory end in Program's out-of-memory message.)
+    /// </summary>
+    private void CheckSizes(ModelConfig shape)
+    {
+        if (shape.ParameterCount > Array.MaxLength)
+            throw new UserError($"--layers {shape.Layers} x --hidden {shape.Hidden} make {(shape.ParameterCount == long.MaxValue ? "over 9.2e18" : shape.ParameterCount.ToString("N0", Invariant))} parameters, more than one array holds ({Array.MaxLength.ToString("N0", Invariant)})", "use fewer --layers or a smaller --hidden");
+        long gateValues = (long)settings.Batch * settings.Seq * shape.GatesPerUnit * shape.Hidden;
+        if (gateValues > Array.MaxLength)
+            throw new UserError($"--batch {settings.Batch} x --seq {settings.Seq} x {(long)shape.GatesPerUnit * shape.Hidden} gates make {gateValues.ToString("N0", Invariant)} values in one activation buffer, more than one array holds ({Array.MaxLength.ToString("N0", Invariant)})", "use a smaller --batch or --seq");
     }
 
     private CharModel<float> CreateModel(CellKind cellKind, Vocabulary vocabulary)

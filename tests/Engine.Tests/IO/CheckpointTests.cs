@@ -197,6 +197,10 @@ public sealed class CheckpointTests : IDisposable
         byte[] handWritten = SafeTensorsBytes.Build("""{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", new byte[8]);
         var e = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Parse(handWritten, "hand"));
         Assert.Contains("tensor 'a' spans 8 bytes but shape [3] of F32 needs 12", e.Message);
+        // A shape whose byte count wraps past 2^63 to 0 must not pass for an empty tensor.
+        byte[] wrapped = SafeTensorsBytes.Build("""{"a":{"dtype":"F32","shape":[1073741824,1073741824,4],"data_offsets":[0,0]}}""", new byte[8]);
+        e = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Parse(wrapped, "hand"));
+        Assert.Contains("tensor 'a' spans 0 bytes but shape [1073741824, 1073741824, 4] of F32 needs more than 2^63", e.Message);
 
         int vocab = Vocabulary.FromText(Text).Count;
         byte[] bytes = SafeTensorsBytes.EditHeader(ValidBytes(), root => root["head.bias"]!["shape"] = JsonNode.Parse($"[{vocab + 1}]"));
