@@ -146,20 +146,33 @@ public sealed class StreamedCorpus : IDisposable
         public void Fill(int window, Span<int> inputs, Span<int> targets, int firstStream, int streams)
         {
             if ((uint)window >= (uint)WindowsPerEpoch) throw new ArgumentOutOfRangeException(nameof(window), window, $"window must be in 0..{WindowsPerEpoch - 1}");
-            int width = _corpus._bytesPerToken;
-            Span<byte> bytes = stackalloc byte[(Steps + 1) * width]; // one stream's T+1 tokens
-            for (int b = 0; b < streams; b++)
+            int width = _corpus._bytesPerToken, length = (Steps + 1) * width;
+            // One stream's T+1 tokens: on the stack up to a few KiB, else from the shared pool (allocation-free once
+            // warm), because a long --seq on a worker thread's stack would overflow it and kill the process.
+            byte[]? rented = length > MaxStackBytes ? ArrayPool<byte>.Shared.Rent(length) : null;
+            Span<byte> bytes = rented != null ? rented.AsSpan(0, length) : stackalloc byte[MaxStackBytes];
+            bytes = bytes[..length];
+            try
             {
-                long start = (firstStream + b) * _streamLength + (long)window * Steps;
-                int read = RandomAccess.Read(_corpus._tokens, bytes, start * width);
-                if (read != bytes.Length) throw new IOException($"the token file ended early at token {start}");
-                for (int t = 0; t < Steps; t++)
+                for (int b = 0; b < streams; b++)
                 {
-                    inputs[t * streams + b] = _corpus.Decode(bytes, t);
-                    targets[t * streams + b] = _corpus.Decode(bytes, t + 1);
+                    long start = (firstStream + b) * _streamLength + (long)window * Steps;
+                    int read = RandomAccess.Read(_corpus._tokens, bytes, start * width);
+                    if (read != bytes.Length) throw new IOException($"the token file ended early at token {start}");
+                    for (int t = 0; t < Steps; t++)
+                    {
+                        inputs[t * streams + b] = _corpus.Decode(bytes, t);
+                        targets[t * streams + b] = _corpus.Decode(bytes, t + 1);
+                    }
                 }
             }
+            finally
+            {
+                if (rented != null) ArrayPool<byte>.Shared.Return(rented);
+            }
         }
+
+        private const int MaxStackBytes = 4096;
     }
 
     public void Dispose()

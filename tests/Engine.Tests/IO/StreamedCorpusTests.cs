@@ -57,6 +57,16 @@ public sealed class StreamedCorpusTests : IDisposable
             fromFile.Fill(window, b.AsSpan(0, 3 * 33), tb.AsSpan(0, 3 * 33), 4, 3);
             Assert.Equal(a[..(3 * 33)], b[..(3 * 33)]);
         }
+
+        // A window longer than the few KiB read on the stack: the same tokens through the pooled buffer.
+        const int longSteps = 5000;
+        var longInMemory = new CorpusBatches(tokens[..(int)trainLength], 2, longSteps);
+        var longFromFile = streamed.Windows(trainLength, 2, longSteps);
+        int[] la = new int[2 * longSteps], lb = new int[2 * longSteps], lta = new int[2 * longSteps], ltb = new int[2 * longSteps];
+        longInMemory.Fill(longInMemory.WindowsPerEpoch - 1, la, lta);
+        longFromFile.Fill(longInMemory.WindowsPerEpoch - 1, lb, ltb, 0, 2);
+        Assert.Equal(la, lb);
+        Assert.Equal(lta, ltb);
     }
 
     [Fact]
