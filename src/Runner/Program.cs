@@ -45,17 +45,33 @@ public static class Program
         }
         catch (OutOfMemoryException)
         {
-            // A model, batch or window this machine cannot hold: say so instead of a stack trace.
-            error.WriteLine("error: not enough memory for this model and window");
-            error.WriteLine("hint: use a smaller --hidden, --layers, --batch or --seq");
+            // A model, window, sample or file this machine cannot hold: say so instead of a stack trace.
+            error.WriteLine("error: not enough memory for what was asked");
+            error.WriteLine("hint: use a smaller model (--hidden, --layers), window (--batch, --seq), sample length or input file");
             return 1;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException or ArgumentException)
         {
-            error.WriteLine($"error: {e.Message}");
+            error.WriteLine($"error: {OneLine(e)}");
             error.WriteLine("hint: check the paths and values given on the command line");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// An exception's message as one line: an ArgumentException's own text without the " (Parameter 'x')" and
+    /// "Actual value was v." that .NET appends on further lines, the value kept as "(got v)".
+    /// </summary>
+    private static string OneLine(Exception e)
+    {
+        string message = e.Message.Split('\n')[0].TrimEnd('\r');
+        if (e is ArgumentException { ParamName: string name })
+        {
+            string suffix = $" (Parameter '{name}')";
+            if (message.EndsWith(suffix, StringComparison.Ordinal)) message = message[..^suffix.Length];
+            if (e is ArgumentOutOfRangeException { ActualValue: object value }) message += $" (got {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)})";
+        }
+        return message;
     }
 
     /// <summary>

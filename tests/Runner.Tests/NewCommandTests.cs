@@ -150,6 +150,16 @@ public sealed class NewCommandTests : IDisposable
     }
 
     [Fact]
+    public void AlphabetDemo_Command_WhenARecitationIsWrong_SaysSoOnStandardError()
+    {
+        var result = Cli.Run("demo", "alphabet", "--cell", "rnn", "--steps", "1"); // one step teaches nothing
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("WRONG", result.Out);
+        Assert.Contains("error: not every recitation was exact", result.Err);
+        Assert.Contains("hint: train longer, e.g. --steps 2", result.Err);
+    }
+
+    [Fact]
     public void AlphabetDemo_Command_PrintsEachRecitation()
     {
         var result = Cli.Run("demo", "alphabet", "--cell", "rnn");
@@ -225,6 +235,20 @@ public sealed class PlotTests : IDisposable
         Assert.Contains("line 2", result.Err);
         Assert.Contains("hint: ", result.Err);
         Assert.False(File.Exists(PathOf("x.svg")));
+    }
+
+    [Theory]
+    [InlineData(3.0, 3.000000000000001, 1, 2)]            // held-out losses a rounding apart
+    [InlineData(3.0, 3.0, 9007199254740994, 9007199254740994)] // one step near 2^53, where step + 1 rounds away
+    public async Task Plot_RangesOfAFewUlp_StillDrawTheChart(double firstLoss, double secondLoss, long firstStep, long secondStep)
+    {
+        // The axis ticks once stepped by an amount that adding no longer changed: the plot never finished.
+        string log = PathOf("flat.jsonl");
+        File.WriteAllText(log, FormattableString.Invariant(
+            $"{{\"step\": {firstStep}, \"loss\": {firstLoss:R}, \"time_s\": 1.0, \"val_loss\": {firstLoss:R}}}\n{{\"step\": {secondStep}, \"loss\": {secondLoss:R}, \"time_s\": 2.0, \"val_loss\": {secondLoss:R}}}\n"));
+        var result = await Task.Run(() => Cli.Run("plot", "--log", log, "--svg", PathOf("flat.svg"))).WaitAsync(TimeSpan.FromSeconds(60));
+        Cli.AssertSucceeded(result);
+        Assert.Equal(Svg + "svg", XDocument.Load(PathOf("flat.svg")).Root!.Name);
     }
 
     [Fact]

@@ -127,6 +127,8 @@ public sealed class ResumeTests : IDisposable
     [InlineData("train.seq", "-8", "metadata 'train.seq' is not a positive integer")]
     [InlineData("train.lr", "NaN", "metadata 'train.lr' is not a positive number")]
     [InlineData("train.dropout", "1.5", "metadata 'train.dropout' is not a number in [0, 1)")]
+    [InlineData("train.val_every", "0", "metadata 'train.val_every' is not a positive integer")]
+    [InlineData("train.time_limit_s", "1e30", "metadata 'train.time_limit_s' is not a positive number of seconds")]
     public void Resume_WithADamagedSetting_IsRefusedInOneLine(string key, string value, string message)
     {
         Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "5")));
@@ -134,6 +136,15 @@ public sealed class ResumeTests : IDisposable
         var result = Cli.Run("train", "--resume", PathOf("m.last.safetensors"), "--steps", "8", "--sample-length", "0");
         Cli.AssertUserError(result, message);
         Assert.Contains("the checkpoint is damaged", result.Err);
+    }
+
+    [Fact]
+    public void Resume_WhenTheRecordedCorpusHasMoved_AsksForItsNewPlace()
+    {
+        Cli.AssertSucceeded(Cli.Run(Train("m.safetensors", "--steps", "5")));
+        File.Move(PathOf("small.txt"), PathOf("moved.txt"));
+        Cli.AssertUserError(Cli.Run("train", "--resume", PathOf("m.last.safetensors"), "--steps", "8", "--sample-length", "0"), "which is no longer there");
+        Cli.AssertSucceeded(Cli.Run("train", "--resume", PathOf("m.last.safetensors"), "--corpus", PathOf("moved.txt"), "--steps", "8", "--sample-length", "0"));
     }
 
     [Fact]

@@ -24,6 +24,7 @@ public static class Inputs
 
     public static string Text(string path, string option)
     {
+        if (string.IsNullOrWhiteSpace(path)) throw new UserError($"{option} needs a file name, got '{path}'", $"give {option} the path of a UTF-8 text file");
         try { return TextCorpus.ReadFile(path); }
         catch (FileNotFoundException) { throw new UserError($"{path}: no such file", $"check the path given to {option}"); }
         catch (InvalidDataException e) { throw new UserError(e.Message, $"{option} needs a UTF-8 text file with at least a few characters"); }
@@ -31,6 +32,7 @@ public static class Inputs
 
     public static LoadedCheckpoint Model(string path, string option = "--model")
     {
+        if (string.IsNullOrWhiteSpace(path)) throw new UserError($"{option} needs a file name, got '{path}'", $"give {option} the path of a checkpoint that 'charrnn train' wrote");
         try { return Checkpoint.Load(path); }
         catch (FileNotFoundException) { throw new UserError($"{path}: no such file", $"check the path given to {option}; 'charrnn train' writes checkpoints"); }
         catch (InvalidDataException e) { throw new UserError(e.Message, $"{option} needs a safetensors checkpoint written by 'charrnn train' or in the same layout by PyTorch"); }
@@ -39,6 +41,7 @@ public static class Inputs
     /// <summary>The directory of an output path must exist and be writable before hours of training start.</summary>
     public static string OutputPath(string path, string option)
     {
+        if (string.IsNullOrWhiteSpace(path)) throw new UserError($"{option} needs a file name, got '{path}'", $"give {option} the path of the file to write");
         string full = Path.GetFullPath(path);
         string? directory = Path.GetDirectoryName(full);
         if (Directory.Exists(full)) throw new UserError($"{path}: is a directory", $"give {option} a file name, e.g. {Path.Combine(path, "model.safetensors")}");
@@ -82,6 +85,8 @@ public static class Inputs
         _ => "f32",
     };
 
+    private const double MaxDurationSeconds = 1e11; // ~3,171 years: far past any run, far below TimeSpan's limit
+
     /// <summary>A duration such as 90s, 10m or 1.5h.</summary>
     public static TimeSpan Duration(string text, string option)
     {
@@ -91,7 +96,8 @@ public static class Inputs
         double scale = char.ToLowerInvariant(trimmed[^1]) switch { 's' => 1, 'm' => 60, 'h' => 3600, _ => double.NaN };
         if (double.IsNaN(scale) || !double.TryParse(trimmed[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double amount))
             throw new UserError($"{option} '{text}' is not a duration", Hint);
-        if (!(amount > 0) || amount * scale > TimeSpan.MaxValue.TotalSeconds / 2) throw new UserError($"{option} must be positive, got '{text}'", Hint);
+        if (!(amount > 0)) throw new UserError($"{option} must be positive, got '{text}'", Hint);
+        if (amount * scale > MaxDurationSeconds) throw new UserError($"{option} '{text}' is too long (over 3,000 years)", Hint);
         return TimeSpan.FromSeconds(amount * scale);
     }
 

@@ -38,7 +38,11 @@ public static class DemoCommand
                     output.WriteLine($"  {r.Direction,-9} from '{r.From}': {r.Recited}{(r.Exact ? "   exact" : $"   WRONG (expected {r.Expected})")}");
                 allExact &= result.AllExact;
             }
-            return allExact ? 0 : 1;
+            if (allExact) return 0;
+            // A demonstration that did not demonstrate: the non-zero exit says so to scripts, these lines to people.
+            error.WriteLine("error: not every recitation was exact (the WRONG lines above)");
+            error.WriteLine($"hint: train longer, e.g. --steps {2 * n}, or try another --seed");
+            return 1;
         });
         return new Command("demo", "Small built-in demonstrations.") { alphabet };
     }

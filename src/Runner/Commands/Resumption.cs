@@ -62,7 +62,8 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
         }
         string F(float v) => v.ToString("R", Invariant);
         long? checkpointSteps = meta.TryGetValue("train.total_steps", out var total) && long.TryParse(total, Invariant, out long t) ? t : null;
-        float? checkpointLimit = OptionalFloat("train.time_limit_s");
+        float? checkpointLimit = OptionalFloat("train.time_limit_s") is float stored
+            ? (stored > 0 && stored <= 1e11f ? stored : throw Damaged("train.time_limit_s", "a positive number of seconds")) : null;
         // The run's length: --steps or --epochs replace the step bound, --time-limit the time bound (a fresh
         // budget for this invocation); whatever is not given stays as the checkpoint had it.
         bool stepsGiven = given.Given.Contains("--steps"), epochsGiven = given.Given.Contains("--epochs");
@@ -76,9 +77,12 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
         float? lrMin = given.Given.Contains("--lr-min") ? given.LearningRateMin : given.Given.Contains("--lr") ? null : OptionalFloat("train.lr_min");
         string checkpointOut = System.IO.Path.GetFileName(path).EndsWith(".last.safetensors", StringComparison.Ordinal)
             ? path[..^".last.safetensors".Length] + ".safetensors" : path;
+        string? recordedCorpus = Meta("corpus") == Inputs.DefaultCorpusName ? null : Meta("corpus");
+        if (given.Corpus == null && recordedCorpus != null && !File.Exists(recordedCorpus))
+            throw new UserError($"{path} trained on {recordedCorpus}, which is no longer there", "give --corpus with the text's new location (the same alphabet)");
         var settings = given with
         {
-            Corpus = given.Corpus ?? (Meta("corpus") == Inputs.DefaultCorpusName ? null : Meta("corpus")),
+            Corpus = given.Corpus ?? recordedCorpus,
             Out = given.Given.Contains("--out") ? given.Out : checkpointOut,
             SampleLength = given.Given.Contains("--sample-length") ? given.SampleLength : meta.TryGetValue("train.sample_length", out var sl) && int.TryParse(sl, Invariant, out int n) ? n : given.SampleLength,
             ForgetBias = OptionalFloat("train.forget_bias") ?? 0f,
@@ -100,7 +104,7 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
             Threads = Pick("--threads", Positive("train.threads"), given.Threads, v => v.ToString(Invariant)),
             Steps = steps,
             ValEvery = given.Given.Contains("--val-every") ? given.ValEvery
-                : meta.TryGetValue("train.val_every", out var every) && int.TryParse(every, Invariant, out int e) ? e : null,
+                : meta.TryGetValue("train.val_every", out var every) && int.TryParse(every, Invariant, out int e) ? (e > 0 ? e : throw Damaged("train.val_every", "a positive integer")) : null,
         };
         double best = meta.TryGetValue("train.best_val", out var b) && double.TryParse(b, NumberStyles.Float, Invariant, out double bv) ? bv : double.PositiveInfinity;
         return new Resumption(path, loaded, settings, best, changes);

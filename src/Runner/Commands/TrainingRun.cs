@@ -265,6 +265,8 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
     {
         if (shape.ParameterCount > Array.MaxLength)
             throw new UserError($"--layers {shape.Layers} x --hidden {shape.Hidden} make {(shape.ParameterCount == long.MaxValue ? "over 9.2e18" : shape.ParameterCount.ToString("N0", Invariant))} parameters, more than one array holds ({Array.MaxLength.ToString("N0", Invariant)})", "use fewer --layers or a smaller --hidden");
+        try { shape.Validated(); }
+        catch (ArgumentOutOfRangeException e) { throw new UserError($"--layers {shape.Layers} x --hidden {shape.Hidden}: {e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "")}", "use fewer --layers or a smaller --hidden"); }
         long gateValues = (long)settings.Batch * settings.Seq * shape.GatesPerUnit * shape.Hidden;
         if (gateValues > Array.MaxLength)
             throw new UserError($"--batch {settings.Batch} x --seq {settings.Seq} x {(long)shape.GatesPerUnit * shape.Hidden} gates make {gateValues.ToString("N0", Invariant)} values in one activation buffer, more than one array holds ({Array.MaxLength.ToString("N0", Invariant)})", "use a smaller --batch or --seq");
@@ -373,9 +375,12 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
     /// <summary>A JSON number, or null for NaN and infinities (which JSON cannot represent).</summary>
     private static string Json(double value) => double.IsFinite(value) ? value.ToString("R", Invariant) : "null";
 
+    private const double MaxShownSeconds = 3.6e9;
+
     private static string Format(double seconds)
     {
         if (!double.IsFinite(seconds)) return "-";
+        if (seconds >= MaxShownSeconds) return ">1000000h"; // an ETA of a huge --steps: TimeSpan would overflow past ~2.9e4 years
         var t = TimeSpan.FromSeconds(seconds);
         return t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : t.TotalMinutes >= 1 ? $"{t.Minutes}m{t.Seconds:D2}s" : $"{t.TotalSeconds:F1}s";
     }

@@ -113,6 +113,10 @@ public sealed class LineChart
     /// <summary>About `count` ticks at 1, 2 or 5 times a power of ten inside [min, max].</summary>
     private static List<double> NiceTicks(double min, double max, int count)
     {
+        // A range of a few ulp (two losses a rounding apart, steps near 2^53) would make a step that adding to t
+        // no longer changes: widen it to a tenth of a percent of the values first, so the loop always ends.
+        double floor = Math.Max(Math.Max(Math.Abs(min), Math.Abs(max)) * 1e-3, 1e-9);
+        if (max - min < floor) { double middle = min / 2 + max / 2; min = middle - floor; max = middle + floor; }
         double raw = (max - min) / count, magnitude = Math.Pow(10, Math.Floor(Math.Log10(raw)));
         double step = new[] { 1.0, 2, 5, 10 }.Select(m => m * magnitude).First(s => s >= raw);
         var ticks = new List<double>();
