@@ -33,9 +33,14 @@ public static class Checkpoint
         metadata["layers"] = config.Layers.ToString(CultureInfo.InvariantCulture);
         metadata["hidden"] = config.Hidden.ToString(CultureInfo.InvariantCulture);
         metadata["vocab"] = JsonSerializer.Serialize(vocabulary.Symbols, VocabJson.Default.IReadOnlyListString);
+        var extras = (extraTensors ?? []).ToList();
+        // Load accepts beside the model's tensors only the trainer's own, named train.*: anything else would be
+        // written and then refused.
+        if (extras.FirstOrDefault(t => !t.Name.StartsWith("train.", StringComparison.Ordinal)) is { Name: string stray })
+            throw new ArgumentException($"extra tensor '{stray}' must be named train.*", nameof(extraTensors));
         var tensors = model.Layout.Tensors
             .Select(spec => (spec.Name, spec.Shape, Data: (ReadOnlyMemory<float>)model.Parameters.AsMemory(spec.Offset, spec.Length)))
-            .Concat(extraTensors ?? []).ToList();
+            .Concat(extras).ToList();
         foreach (var (name, _, data) in tensors)
         {
             foreach (float v in data.Span)

@@ -44,6 +44,9 @@ public sealed class SafeTensorsFile
     public static float[] ToSingle(SafeTensor tensor)
     {
         ReadOnlySpan<byte> bytes = tensor.Data.Span;
+        // A SafeTensor made by hand may hold fewer bytes than its shape needs (a parsed one never does).
+        if (ElementSize(tensor.DType) is int size && (size == 0 || bytes.Length / size != tensor.ElementCount || bytes.Length % size != 0))
+            throw new InvalidDataException($"tensor '{tensor.Name}' holds {bytes.Length} bytes; shape [{string.Join(", ", tensor.Shape)}] of {tensor.DType} needs {tensor.ElementCount} x {size}");
         var values = new float[tensor.ElementCount];
         switch (tensor.DType)
         {
@@ -161,6 +164,14 @@ public sealed class SafeTensorsFile
     public static void WriteAtomic(string path, IReadOnlyDictionary<string, string> metadata, IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)> tensors)
     {
         var list = tensors.ToList();
+        // What Read would refuse is refused before anything is written.
+        foreach (var (name, shape, data) in list)
+        {
+            long count = 1;
+            foreach (int d in shape) count = d < 0 ? -1 : count * d;
+            if (count != data.Length) throw new ArgumentException($"tensor '{name}' has shape [{string.Join(", ", shape)}] but {data.Length} values", nameof(tensors));
+        }
+        if (list.Select(t => t.Name).Distinct().Count() != list.Count) throw new ArgumentException("two tensors share a name", nameof(tensors));
 
         var header = new ArrayBufferWriterStream();
         using (var json = new Utf8JsonWriter(header))

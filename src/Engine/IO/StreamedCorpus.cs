@@ -107,9 +107,10 @@ public sealed class StreamedCorpus : IDisposable
     /// <summary>Tokens [start, start+count) (for a held-out sample).</summary>
     public int[] ReadTokens(long start, int count)
     {
+        if (start < 0 || count < 0 || start + count > Length) throw new ArgumentOutOfRangeException(nameof(start), $"tokens [{start}, {start + count}) are outside the corpus's {Length}");
         var tokens = new int[count];
-        var bytes = new byte[count * _bytesPerToken];
-        RandomAccess.Read(_tokens, bytes, start * _bytesPerToken);
+        var bytes = new byte[(long)count * _bytesPerToken];
+        if (RandomAccess.Read(_tokens, bytes, start * _bytesPerToken) != bytes.Length) throw new IOException($"the token file ended early at token {start}");
         for (int i = 0; i < count; i++) tokens[i] = Decode(bytes, i);
         return tokens;
     }
@@ -122,7 +123,12 @@ public sealed class StreamedCorpus : IDisposable
     };
 
     /// <summary>char-rnn windows (as CorpusBatches) over the first trainLength tokens, read from the token file.</summary>
-    public ITrainingWindows Windows(long trainLength, int batch, int steps) => new FileWindows(this, trainLength, batch, steps);
+    public ITrainingWindows Windows(long trainLength, int batch, int steps)
+    {
+        if (batch < 1 || steps < 1) throw new ArgumentOutOfRangeException(nameof(batch), $"batch {batch} and steps {steps} must both be at least 1");
+        if (trainLength < 0 || trainLength > Length) throw new ArgumentOutOfRangeException(nameof(trainLength), $"{trainLength} training tokens; the corpus has {Length}");
+        return new FileWindows(this, trainLength, batch, steps);
+    }
 
     private sealed class FileWindows : ITrainingWindows
     {

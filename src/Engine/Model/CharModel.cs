@@ -128,6 +128,7 @@ public sealed class CharModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Part `part` of Pack() when `parts` threads share it; all parts together do exactly Pack().</summary>
     public void Pack(int part, int parts)
     {
+        if (parts < 1 || part < 0 || part >= parts) throw new ArgumentOutOfRangeException(nameof(part), $"part {part} of {parts}: expected 0 <= part < parts");
         for (int j = part; j < _packJobs.Length; j += parts)
         {
             var (i, job) = _packJobs[j];

@@ -47,6 +47,19 @@ public sealed record ModelConfig(CellKind Cell, int VocabSize, int Hidden, int L
     }
 
     /// <summary>
+    /// Throws unless every token is a symbol of this vocabulary: the layers index embedding rows and logits by
+    /// token without a check of their own (a token past V would read another symbol's row, or past the array).
+    /// </summary>
+    public void CheckTokens(ReadOnlySpan<int> tokens, string paramName)
+    {
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            if ((uint)tokens[i] >= (uint)VocabSize)
+                throw new ArgumentOutOfRangeException(paramName, $"token {tokens[i]} at position {i} is outside the vocabulary of {VocabSize} symbols");
+        }
+    }
+
+    /// <summary>
     /// Every weight and bias (ParameterLayout's TotalLength), counted in 128 bits and capped at long.MaxValue, so
     /// that any shape, however far too large, says so instead of wrapping.
     /// </summary>

@@ -181,6 +181,9 @@ public static class Gemm
     private static void Validate(int aLength, int aRowStride, int aColStride, int cLength, int ldc, int m, int n, int k)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentOutOfRangeException(nameof(m), $"matrix sizes must be non-negative, got m={m} n={n} k={k}");
+        // Negative strides would put the lowest index, not the highest, at the far corner: the check below would
+        // pass and the kernels, which read through Unsafe.Add, would read before the span.
+        if (aRowStride < 0 || aColStride < 0) throw new ArgumentOutOfRangeException(nameof(aRowStride), $"A's strides must be non-negative, got ({aRowStride}, {aColStride})");
         if (ldc < n) throw new ArgumentOutOfRangeException(nameof(ldc), $"ldc={ldc} is less than n={n}");
         if (m == 0 || n == 0) return;
         if (k > 0 && (long)(m - 1) * aRowStride + (long)(k - 1) * aColStride >= aLength) throw new ArgumentException($"A holds {aLength} elements, too few for ({m}, {k}) with strides ({aRowStride}, {aColStride})", "a");

@@ -22,10 +22,13 @@ public sealed class PackedMatrix
         N = n;
         Width = width;
         PanelWidth = Gemm.PanelWidthFor(width);
-        PanelCount = (n + PanelWidth - 1) / PanelWidth;
+        PanelCount = (int)(((long)n + PanelWidth - 1) / PanelWidth);
         IsBFloat16 = bfloat16;
-        _panels = bfloat16 ? [] : new float[PanelCount * k * PanelWidth];
-        _halves = bfloat16 ? new ushort[PanelCount * k * PanelWidth] : [];
+        // In 64 bits: the panels' size wrapping in 32 would make an array far smaller than the packing writes.
+        long length = (long)PanelCount * k * PanelWidth;
+        if (length > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(k), $"({k}, {n}) packs into {length} values, more than one array holds ({Array.MaxLength})");
+        _panels = bfloat16 ? [] : new float[length];
+        _halves = bfloat16 ? new ushort[length] : [];
     }
 
     /// <summary>Whether the panels hold bf16 (generation only; packing one allocates a temporary float copy).</summary>

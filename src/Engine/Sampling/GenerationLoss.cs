@@ -13,6 +13,7 @@ public static class GenerationLoss
     public static double Mean(CharModel<float> model, ReadOnlySpan<int> tokens, WeightFormat weights, int threads)
     {
         if (tokens.Length < 2) throw new InvalidDataException($"evaluation needs at least 2 characters, got {tokens.Length}");
+        model.Config.CheckTokens(tokens, nameof(tokens));
         using var stepper = new SplitStepper(model, batch: 1, threads, weights);
         int[] token = new int[1];
         float[] probabilities = new float[model.Config.VocabSize]; // (V) the loss's scratch

@@ -44,19 +44,38 @@ public sealed class Sampler : IDisposable
     /// <summary>Independent streams sampled together.</summary>
     public int Count { get; }
 
-    /// <summary>1 means the model's own distribution; lower is more conservative; 0 means greedy.</summary>
-    public float Temperature { get; set; } = 1f;
+    /// <summary>1 means the model's own distribution; lower is more conservative; 0 (or less) means greedy. Not NaN.</summary>
+    public float Temperature
+    {
+        get => _temperature;
+        set => _temperature = !float.IsNaN(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "temperature must be a number (0 or less for greedy)");
+    }
 
     /// <summary>Keep only the K most likely symbols before drawing; 0 keeps all.</summary>
-    public int TopK { get; set; }
+    public int TopK
+    {
+        get => _topK;
+        set => _topK = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "top-k must be 0 (all) or more");
+    }
 
     /// <summary>Keep the smallest set of most likely symbols whose probability reaches P, in (0, 1]; 1 keeps all.</summary>
-    public float TopP { get; set; } = 1f;
+    public float TopP
+    {
+        get => _topP;
+        set => _topP = value > 0 && value <= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "top-p must be in (0, 1]");
+    }
+
+    private float _temperature = 1f, _topP = 1f;
+    private int _topK;
 
     /// <summary>Starts every stream from zero state and reads prime (indices); the last one conditions the first draw.</summary>
     public void Prime(ReadOnlySpan<int> prime)
     {
         if (prime.Length == 0) throw new ArgumentException("priming needs at least one symbol", nameof(prime));
+        for (int i = 0; i < prime.Length; i++)
+        {
+            if ((uint)prime[i] >= (uint)_vocab) throw new ArgumentOutOfRangeException(nameof(prime), $"symbol {prime[i]} at position {i} is outside the vocabulary of {_vocab} symbols");
+        }
         _stepper.Reset();
         foreach (int symbol in prime)
         {

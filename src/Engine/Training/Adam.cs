@@ -18,7 +18,13 @@ public sealed class Adam
         SecondMoment = new float[parameterCount];
     }
 
-    public float LearningRate { get; set; }
+    public float LearningRate
+    {
+        get => _learningRate;
+        set => _learningRate = value >= 0 && float.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "the learning rate must be a finite number, 0 or more");
+    }
+
+    private float _learningRate;
     // Kept in double as torch keeps them in Python floats: it computes 1 - beta in double and only then
     // rounds to the tensor's float, which differs from 1 - (float)beta by ~1e-5 relative for beta2.
     public double Beta1 { get; }

@@ -18,6 +18,7 @@ public sealed class Evaluator
     public double MeanLoss(ReadOnlySpan<int> tokens)
     {
         if (tokens.Length < 2) throw new InvalidDataException($"evaluation needs at least 2 characters, got {tokens.Length}");
+        _unrolled.Model.Config.CheckTokens(tokens, nameof(tokens));
         _unrolled.ResetState();
         double total = 0;
         int predictions = tokens.Length - 1;

@@ -43,8 +43,14 @@ public sealed class Trainer : IDisposable
     }
 
     public Trainer(CharModel<float> model, int[] trainTokens, TrainerOptions options)
-        : this(model, new CorpusBatches(trainTokens, options.Validated().Batch, options.Steps), options)
+        : this(model, new CorpusBatches(Checked(model, trainTokens), options.Validated().Batch, options.Steps), options)
     {
+    }
+
+    private static int[] Checked(CharModel<float> model, int[] tokens)
+    {
+        model.Config.CheckTokens(tokens, "trainTokens");
+        return tokens;
     }
 
     /// <summary>Training over windows from any source (a token file for corpora too large for memory).</summary>
@@ -82,7 +88,13 @@ public sealed class Trainer : IDisposable
     public int WindowsPerEpoch => _batches.WindowsPerEpoch;
 
     /// <summary>Multiplies the scheduled learning rate; the divergence guard lowers it after non-finite steps.</summary>
-    public float LearningRateScale { get; set; } = 1f;
+    public float LearningRateScale
+    {
+        get => _learningRateScale;
+        set => _learningRateScale = value > 0 && float.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "the learning-rate scale must be a positive number");
+    }
+
+    private float _learningRateScale = 1f;
 
     /// <summary>Bytes allocated on the worker threads so far (0 workers with one thread): for allocation tests.</summary>
     public long WorkerAllocatedBytes => _pool?.WorkerAllocatedBytes ?? 0;
@@ -174,11 +186,14 @@ public sealed class Trainer : IDisposable
             throw new ArgumentException("carried LSTM cell state is missing or has the wrong size", nameof(state));
         if (state.Window < 0 || state.Window >= WindowsPerEpoch || state.Step < 0 || state.Epoch < 0)
             throw new ArgumentException($"data position (epoch {state.Epoch}, window {state.Window}) is outside this corpus's {WindowsPerEpoch} windows per epoch", nameof(state));
+        if (state.AdamStep < 0) throw new ArgumentException($"Adam's step count is {state.AdamStep}; expected 0 or more", nameof(state));
+        if (!(state.LearningRateScale > 0 && float.IsFinite(state.LearningRateScale))) throw new ArgumentException($"learning-rate scale {state.LearningRateScale} is not a positive number", nameof(state));
+        // The mask generator's state checks itself: set it first, so that a refused state leaves the trainer as it was.
+        _masks.SetState(state.MaskRng);
         Step = state.Step; Epoch = state.Epoch; Window = state.Window;
         Optimizer.StepCount = state.AdamStep;
         state.FirstMoment.CopyTo(Optimizer.FirstMoment, 0);
         state.SecondMoment.CopyTo(Optimizer.SecondMoment, 0);
-        _masks.SetState(state.MaskRng);
         LearningRateScale = state.LearningRateScale;
         int hidden = Model.Config.Hidden;
         for (int l = 0; l < layers; l++)

@@ -25,6 +25,9 @@ public sealed record TrainerOptions
         if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "learning rate must be a positive finite number");
         if (!(ClipNorm > 0) || !float.IsFinite(ClipNorm)) throw new ArgumentOutOfRangeException(nameof(ClipNorm), ClipNorm, "clip norm must be a positive finite number");
         Dropout.Validated();
+        if (Schedule is LearningRateSchedule schedule
+            && !(schedule.Base > 0 && float.IsFinite(schedule.Base) && schedule.Minimum >= 0 && schedule.Minimum <= schedule.Base && schedule.TotalSteps >= 1))
+            throw new ArgumentOutOfRangeException(nameof(Schedule), schedule, "a schedule needs a positive finite base rate, a minimum from 0 to the base and at least 1 step");
         if (Threads < 1) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "threads must be at least 1");
         if (Threads > Batch) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, $"threads must be at most the batch ({Batch}): each thread takes whole streams");
         return this;

@@ -70,6 +70,19 @@ public sealed class StreamedCorpusTests : IDisposable
     }
 
     [Fact]
+    public void ReadTokensAndWindows_OutsideTheCorpus_AreRefused()
+    {
+        File.WriteAllText(PathOf("c.txt"), Text(), new UTF8Encoding(false));
+        using var streamed = StreamedCorpus.Open(PathOf("c.txt"), PathOf("c.tokens"));
+        // Past the end the read came back short and the rest decoded as symbol 0, a valid token.
+        Assert.Throws<ArgumentOutOfRangeException>(() => streamed.ReadTokens(streamed.Length - 10, 20));
+        Assert.Throws<ArgumentOutOfRangeException>(() => streamed.ReadTokens(0, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => streamed.Windows(streamed.Length, 0, 33)); // divided by zero
+        Assert.Throws<ArgumentOutOfRangeException>(() => streamed.Windows(streamed.Length + 1, 7, 33));
+        Assert.Equal(10, streamed.ReadTokens(streamed.Length - 10, 10).Length);
+    }
+
+    [Fact]
     public void Dispose_DeletesTheTokenFile()
     {
         File.WriteAllText(PathOf("c.txt"), "some text to stream\n", new UTF8Encoding(false));
