@@ -67,7 +67,7 @@ def peer_rate(args):
 
 
 def engine_run(engine, args):
-    """(chars/s, FLOPs per character by bench's count, the FMA peak on all cores in GFLOP/s) of one bench run."""
+    """(chars/s, FLOPs per character by bench's count, the FMA peak for the threads it ran on, GFLOP/s) of one bench run."""
     seconds = WORKLOADS[args.workload]["seconds"] if args.seconds is None else args.seconds
     command = [*shlex.split(engine), "bench", "--workload", args.workload, "--seconds", str(seconds), "--json"]
     if args.threads is not None:
@@ -77,7 +77,8 @@ def engine_run(engine, args):
         report = json.loads(out.strip().splitlines()[-1])
         result = report["workloads"][0]
         rate = int(result["chars_per_s"])
-        return rate, result["gflops"] * 1e9 / rate, report[f"fma_peak_gflops_{report['cores']}_threads"]
+        # bench's own share is against the peak for the threads it used (--threads N or all cores): recover that peak.
+        return rate, result["gflops"] * 1e9 / rate, result["gflops"] / result["peak_share"]
     except (ValueError, KeyError, IndexError):
         fail(f"`{shlex.join(command)}` printed no bench JSON", "Is --engine a charrnn command?")
 
@@ -137,7 +138,7 @@ def main():
         return chars_per_s * flops_per_char / 1e9 / peak
     target = WORKLOADS[args.workload]["target"]
     shares = ", ".join(f"engine {i + 1} {share(statistics.median(r)):.0%}" for i, r in enumerate(rates))
-    print(f"Of the fp32 FMA peak ({peak:.1f} GFLOP/s on all cores; {flops_per_char / 1e6:.2f} MFLOP/char): "
+    print(f"Of the fp32 FMA peak ({peak:.1f} GFLOP/s on the engine's threads; {flops_per_char / 1e6:.2f} MFLOP/char): "
           f"PyTorch {share(statistics.median(peer)):.0%}, {shares}; "
           f"{target}x PyTorch's median would take {share(target * statistics.median(peer)):.0%}")
 
