@@ -108,6 +108,7 @@ public sealed class NewCommandTests : IDisposable
         Cli.AssertSucceeded(result);
         string[] lines = result.Out.TrimEnd().Split(Environment.NewLine);
         Assert.Equal(22, lines.Length); // header + k = 0..20
+        Assert.All(lines, line => Assert.Equal(lines[0].Length, line.Length)); // the header stands over its columns
         Assert.Equal(["k", "lstm", "fb=0", "(init)", "lstm", "fb=1", "(init)", "gru", "(init)", "rnn", "(init)"], lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries));
         foreach (string line in lines[1..])
         {
@@ -235,6 +236,17 @@ public sealed class PlotTests : IDisposable
         Assert.Contains("line 2", result.Err);
         Assert.Contains("hint: ", result.Err);
         Assert.False(File.Exists(PathOf("x.svg")));
+    }
+
+    [Fact]
+    public void LossChart_NonFiniteLosses_AreAGap_AndControlCharactersInTheTitleDoNotBreakTheSvg()
+    {
+        var records = Enumerable.Range(1, 20).Select(i => new Plots.StepRecord(i, i, i is >= 8 and <= 10 ? double.NaN : 3.0 - i * 0.01, null)).ToList();
+        var withGap = XDocument.Parse(Plots.LossPlot.Svg(records, "run \u0001 <a&b>"));
+        var whole = XDocument.Parse(Plots.LossPlot.Svg(records.Select(r => r with { Loss = double.IsNaN(r.Loss) ? 2.9 : r.Loss }).ToList(), "run"));
+        // Each chart's train line breaks in two around the NaN steps instead of running flat across them.
+        Assert.Equal(whole.Descendants(Svg + "polyline").Count() + 2, withGap.Descendants(Svg + "polyline").Count());
+        Assert.Contains(withGap.Descendants(Svg + "text"), t => t.Value == "run  <a&b>");
     }
 
     [Theory]

@@ -55,6 +55,9 @@ public sealed class ResumeTests : IDisposable
         Assert.Equal("24", SafeTensorsFile.Read(PathOf("split.last.safetensors")).Metadata["train.resume.step"]);
         // The resumed run appended to the log: 24 per-step losses, identical to the uninterrupted run's.
         Assert.Equal(Losses(PathOf("whole.safetensors.metrics.jsonl")), Losses(PathOf("split.safetensors.metrics.jsonl")));
+        // Its wall time runs on from where the first run's left off, so the chart against time is one line.
+        double[] times = File.ReadLines(PathOf("split.safetensors.metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("time_s").GetDouble()).ToArray();
+        Assert.All(times.Zip(times.Skip(1)), pair => Assert.True(pair.Second >= pair.First, $"time_s went back from {pair.First} to {pair.Second}"));
     }
 
     [Fact]

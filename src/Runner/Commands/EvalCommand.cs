@@ -34,11 +34,14 @@ public static class EvalCommand
             };
             double bits = nats / Math.Log(2);
             if (parse.GetValue(json))
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"chars\": {tokens.Length}, \"nats_per_char\": {nats:R}, \"bits_per_char\": {bits:R}}}"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"chars\": {tokens.Length}, \"nats_per_char\": {Json(nats)}, \"bits_per_char\": {Json(bits)}}}"));
             else
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{tokens.Length} chars: {nats:F4} nats/char, {bits:F4} bits/char"));
             return 0;
         });
         return command;
     }
+
+    /// <summary>A JSON number, or null for NaN and infinities, which JSON cannot represent.</summary>
+    private static string Json(double value) => double.IsFinite(value) ? value.ToString("R", CultureInfo.InvariantCulture) : "null";
 }

@@ -85,14 +85,17 @@ public static class GradflowCommand
             }
 
             error.WriteLine($"gradflow: mean |dL_t/dh(t-k)| over {windowCount} windows of {corpusName}, layer {(parse.GetValue(layer)?.ToString(Invariant) ?? "top")}");
+            // Columns as wide as their longest name or number, so the header stays over its values.
             var table = new StringBuilder();
-            table.Append("k".PadLeft(4));
-            foreach (var probe in probes) table.Append("  ").Append(probe.Name.PadLeft(14));
+            int kWidth = Math.Max(4, maxDistance.ToString(Invariant).Length);
+            int[] widths = probes.Select(p => Math.Max(10, p.Name.Length)).ToArray();
+            table.Append("k".PadLeft(kWidth));
+            for (int i = 0; i < probes.Count; i++) table.Append("  ").Append(probes[i].Name.PadLeft(widths[i]));
             output.WriteLine(table.ToString());
             for (int k = 0; k <= maxDistance; k++)
             {
-                table.Clear().Append(k.ToString(Invariant).PadLeft(4));
-                foreach (var column in columns) table.Append("  ").Append(column[k].ToString("0.000e+00", Invariant).PadLeft(14));
+                table.Clear().Append(k.ToString(Invariant).PadLeft(kWidth));
+                for (int i = 0; i < columns.Count; i++) table.Append("  ").Append(columns[i][k].ToString("0.000e+00", Invariant).PadLeft(widths[i]));
                 output.WriteLine(table.ToString());
             }
             if (svgPath != null)

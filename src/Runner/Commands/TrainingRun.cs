@@ -141,6 +141,9 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
             AtomicFile.WriteAllText(logPath, kept.Count == 0 ? "" : string.Join('\n', kept) + "\n");
             try { history.AddRange(PlotCommand.Read(logPath)); } catch (UserError) { }
         }
+        // The log's time_s runs on across resumes (the chart against wall time continues, rather than starting a
+        // second line at 0); rates, the ETA and --time-limit use this invocation's own clock.
+        double loggedTimeOffset = history.Count > 0 && double.IsFinite(history[^1].Seconds) ? history[^1].Seconds : 0;
         using var log = new StreamWriter(logPath, append: resumption != null, new UTF8Encoding(false));
         string plotPath = outPath + ".loss.svg";
         var progress = Progress.For(error);
@@ -193,12 +196,12 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 validationLoss = lastValidation;
             }
             log.WriteLine(string.Create(Invariant,
-                $"{{\"step\": {step}, \"epoch\": {result.Epoch}, \"loss\": {Json(result.Loss)}, \"grad_norm\": {Json(result.GradientNorm)}, \"applied\": {(result.Applied ? "true" : "false")}, \"lr\": {trainer.Optimizer.LearningRate:R}, \"time_s\": {elapsed:F3}, \"chars_per_s\": {charsPerSecond:F0}{(validationLoss is double vl ? $", \"val_loss\": {Json(vl)}" : "")}}}"));
-            history.Add(new StepRecord(step, elapsed, result.Loss, validationLoss));
+                $"{{\"step\": {step}, \"epoch\": {result.Epoch}, \"loss\": {Json(result.Loss)}, \"grad_norm\": {Json(result.GradientNorm)}, \"applied\": {(result.Applied ? "true" : "false")}, \"lr\": {trainer.Optimizer.LearningRate:R}, \"time_s\": {loggedTimeOffset + elapsed:F3}, \"chars_per_s\": {charsPerSecond:F0}{(validationLoss is double vl ? $", \"val_loss\": {Json(vl)}" : "")}}}"));
+            history.Add(new StepRecord(step, loggedTimeOffset + elapsed, result.Loss, validationLoss));
 
             double eta = Math.Min(bounded ? (totalSteps - step) * elapsed / (step - firstStep) : double.PositiveInfinity, timeLimit - elapsed);
             double fraction = Math.Max(bounded ? step / (double)totalSteps : 0, double.IsFinite(timeLimit) ? elapsed / timeLimit : 0);
-            string held = double.IsNaN(lastValidation) ? "-" : $"{lastValidation:F4} nats ({lastValidation / Math.Log(2):F3} bpc)";
+            string held = double.IsNaN(lastValidation) ? "-" : string.Create(Invariant, $"{lastValidation:F4} nats ({lastValidation / Math.Log(2):F3} bpc)");
             progress.Update(elapsed, bounded || double.IsFinite(timeLimit) ? fraction : double.NaN, string.Create(Invariant,
                 $"step {step,6}{(bounded ? $"/{totalSteps}" : "")} | {charsPerSecond,7:N0} chars/s | {Format(elapsed)} elapsed, ETA {Format(eta)} | epoch {result.Epoch + 1,3} | train {recentTrainLoss:F4} nats ({recentTrainLoss / Math.Log(2):F3} bpc) | held-out {held}"),
                 force: validate || step == 1);
@@ -382,6 +385,8 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         if (!double.IsFinite(seconds)) return "-";
         if (seconds >= MaxShownSeconds) return ">1000000h"; // an ETA of a huge --steps: TimeSpan would overflow past ~2.9e4 years
         var t = TimeSpan.FromSeconds(seconds);
-        return t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:D2}m" : t.TotalMinutes >= 1 ? $"{t.Minutes}m{t.Seconds:D2}s" : $"{t.TotalSeconds:F1}s";
+        return t.TotalHours >= 1 ? string.Create(Invariant, $"{(int)t.TotalHours}h{t.Minutes:D2}m")
+            : t.TotalMinutes >= 1 ? string.Create(Invariant, $"{t.Minutes}m{t.Seconds:D2}s")
+            : string.Create(Invariant, $"{t.TotalSeconds:F1}s");
     }
 }

@@ -126,5 +126,7 @@ public sealed class LineChart
 
     private static string Format(double v) => Math.Abs(v) >= 1e5 || (v != 0 && Math.Abs(v) < 1e-3) ? v.ToString("0.##E0", Invariant) : v.ToString("0.###", Invariant);
 
-    private static string Escape(string text) => SecurityElement.Escape(text) ?? "";
+    /// <summary>Text for SVG: XML's five special characters escaped, and the control characters XML 1.0 forbids dropped.</summary>
+    private static string Escape(string text) =>
+        SecurityElement.Escape(new string(text.Where(c => c >= ' ' || c is '\t' or '\n' or '\r').ToArray())) ?? "";
 }

@@ -17,7 +17,8 @@ public static class LossPlot
         foreach (var r in records)
         {
             if (double.IsFinite(r.Loss)) average = double.IsNaN(average) ? r.Loss : 0.9 * average + 0.1 * r.Loss;
-            steps.Add(r.Step); minutes.Add(r.Seconds / 60); smoothed.Add(average);
+            // A non-finite loss is a gap in the line (the chart's unusable point), not the last average carried flat.
+            steps.Add(r.Step); minutes.Add(r.Seconds / 60); smoothed.Add(double.IsFinite(r.Loss) ? average : double.NaN);
             if (r.ValidationLoss is double v) { valSteps.Add(r.Step); valMinutes.Add(r.Seconds / 60); valLoss.Add(v); }
         }
         LineChart Chart(string xLabel, List<double> x, List<double> valX) => new()
