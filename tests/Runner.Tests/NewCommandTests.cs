@@ -125,6 +125,16 @@ public sealed class NewCommandTests : IDisposable
     }
 
     [Fact]
+    public void Gradflow_CorpusTooShortForDistinctWindows_SaysSo()
+    {
+        string corpus = PathOf("short.txt");
+        File.WriteAllText(corpus, Cli.SmallCorpus[..45], new UTF8Encoding(false)); // 41 characters per window: room for 5 starts
+        var result = Cli.Run("gradflow", "--corpus", corpus, "--distance", "20", "--windows", "8", "--hidden", "8", "--layers", "1");
+        Cli.AssertSucceeded(result);
+        Assert.Contains("holds only 5 distinct windows of 41 characters", result.Err);
+    }
+
+    [Fact]
     public void Gradflow_LayerOutsideTheModel_FailsWithErrorAndHint()
     {
         var vocabulary = Vocabulary.FromText(Cli.SmallCorpus);

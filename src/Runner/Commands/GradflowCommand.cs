@@ -67,6 +67,7 @@ public static class GradflowCommand
             }
 
             var columns = new List<double[]>();
+            int distinctWindows = windowCount, windowLength = 0; // fewer when the corpus is too short to start every window elsewhere
             var encoded = new Dictionary<object, int[]>(ReferenceEqualityComparer.Instance); // the fresh models share one vocabulary: encode once
             foreach (var (name, model, vocabulary) in probes)
             {
@@ -81,10 +82,15 @@ public static class GradflowCommand
                 var flow = new GradientFlow<float>(model, windowCount, maxDistance, probeLayer);
                 if (tokens.Length < flow.WindowLength)
                     throw new UserError($"{corpusName}: {tokens.Length} characters is too short for --distance {maxDistance} (needs {flow.WindowLength})", "use a longer corpus or a smaller --distance");
-                columns.Add(flow.Measure(tokens, flow.EvenStarts(tokens.Length)));
+                int[] starts = flow.EvenStarts(tokens.Length);
+                distinctWindows = Math.Min(distinctWindows, starts.Distinct().Count());
+                windowLength = flow.WindowLength;
+                columns.Add(flow.Measure(tokens, starts));
             }
 
             error.WriteLine($"gradflow: mean |dL_t/dh(t-k)| over {windowCount} windows of {corpusName}, layer {(parse.GetValue(layer)?.ToString(Invariant) ?? "top")}");
+            if (distinctWindows < windowCount)
+                error.WriteLine($"note    the corpus holds only {distinctWindows} distinct windows of {windowLength} characters: the mean counts some twice (use a longer corpus, or fewer --windows)");
             // Columns as wide as their longest name or number, so the header stays over its values.
             var table = new StringBuilder();
             int kWidth = Math.Max(4, maxDistance.ToString(Invariant).Length);
