@@ -38,7 +38,8 @@ class CharModel(nn.Module):
 m = CharModel()
 m.load_state_dict(sd, strict=True)
 m.double().eval()
-text = open(sys.argv[2], encoding="utf-8").read()
+# As the engine reads text: a BOM is not text, and \r stays a character (no newline translation).
+text = open(sys.argv[2], encoding="utf-8-sig", newline="").read()
 x = torch.tensor([idx[c] for c in text])
 with torch.no_grad():
     y, _ = getattr(m, cell)(torch.eye(V, dtype=torch.float64)[x[:-1]].unsqueeze(1))

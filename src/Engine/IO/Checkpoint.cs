@@ -98,7 +98,7 @@ public static class Checkpoint
             var tensor = file.Find(spec.Name) ?? throw Bad($"missing tensor '{spec.Name}'");
             if (!tensor.Shape.Select(d => (int)d).SequenceEqual(spec.Shape))
                 throw Bad($"tensor '{spec.Name}' has shape [{string.Join(", ", tensor.Shape)}]; layers={layers}, hidden={hidden}, vocab={vocabulary.Count} need [{string.Join(", ", spec.Shape)}]");
-            if (tensor.DType is not ("F32" or "F16" or "BF16")) throw Bad($"tensor '{spec.Name}' has dtype {tensor.DType}; expected F32, F16 or BF16");
+            if (tensor.DType is not ("F32" or "F16" or "BF16" or "F64")) throw Bad($"tensor '{spec.Name}' has dtype {tensor.DType}; expected F32, F16, BF16 or F64");
             float[] values = SafeTensorsFile.ToSingle(tensor);
             foreach (float v in values)
             {
@@ -109,9 +109,17 @@ public static class Checkpoint
         // Last, so a file with a specific fault (a NaN, a missing tensor) is named for that fault.
         if (meta.TryGetValue(ChecksumKey, out var expectedChecksum))
         {
-            string actual = Sha256Of(file.Tensors.Select(t => t.Data));
-            if (!string.Equals(actual, expectedChecksum, StringComparison.OrdinalIgnoreCase))
-                throw Bad("its tensor data does not match the checksum in its metadata: the file is damaged");
+            // Save hashes the tensors in the order it writes them: the model's layout, then train.*. A file that
+            // went through safetensors' save_file with its metadata has them re-sorted (by dtype, then name), so
+            // that order is tried as well: same bytes in another order are not damage.
+            bool Matches(IEnumerable<SafeTensor> order) =>
+                string.Equals(Sha256Of(order.Select(t => t.Data)), expectedChecksum, StringComparison.OrdinalIgnoreCase);
+            var writeOrder = new List<string>(model.Layout.Tensors.Select(spec => spec.Name)) { "train.adam.m", "train.adam.v" };
+            for (int l = 0; l < layers; l++) writeOrder.Add($"train.hidden_l{l}");
+            for (int l = 0; l < layers; l++) writeOrder.Add($"train.cell_l{l}");
+            var asSaved = writeOrder.Select(file.Find).OfType<SafeTensor>().Concat(file.Tensors.Where(t => !writeOrder.Contains(t.Name)));
+            if (!Matches(file.Tensors) && !Matches(asSaved))
+                throw Bad($"its tensor data does not match the checksum in its metadata ('{ChecksumKey}'): the file is damaged, or its tensors were changed outside charrnn (then drop that key from the metadata)");
         }
         if (format != FormatVersion) throw Bad($"unknown checkpoint format version '{format}'; this build reads version {FormatVersion}");
         model.Pack();

@@ -118,6 +118,8 @@ public sealed class SafeTensorsFile
                     }
                     continue;
                 }
+                // JSON readers disagree on a repeated key (first or last wins): a file that repeats a tensor is refused.
+                if (tensors.Any(t => t.Name == entry.Name)) throw Bad($"tensor '{entry.Name}' appears twice in the header");
                 tensors.Add(ParseTensor(entry, bytes, dataStart, dataLength, ranges, Bad));
             }
             ranges.Sort();
@@ -150,7 +152,8 @@ public sealed class SafeTensorsFile
         }
         if (!value.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2)
             throw bad($"tensor '{name}' has no data_offsets pair");
-        if (!offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number
+            || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw bad($"tensor '{name}' has invalid data_offsets");
         if (end > dataLength) throw bad($"tensor '{name}' ends at byte {end} of a {dataLength}-byte data section (truncated?)");
         // Divided, not multiplied: count * size can wrap past 2^63 for a hostile shape and then pass as 0 bytes.

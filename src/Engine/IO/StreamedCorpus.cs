@@ -55,12 +55,17 @@ public sealed class StreamedCorpus : IDisposable
         {
             var buffer = new byte[ChunkBytes];
             int used = 0;
+            long written = 0;
+            // The second pass must read what the first one scanned: a character it never saw, or a different
+            // length, means the file changed in between, and its tokens (and the hash) would not be this text's.
             ForEachRune(path, _ => { }, rune =>
             {
+                if (!seen[rune] || ++written > length) throw new InvalidDataException($"{path}: the file changed while it was being read");
                 if (used + width > buffer.Length) { stream.Write(buffer, 0, used); used = 0; }
                 int id = index[rune];
                 for (int k = 0; k < width; k++) buffer[used++] = (byte)(id >> (8 * k));
             });
+            if (written != length) throw new InvalidDataException($"{path}: the file changed while it was being read");
             stream.Write(buffer, 0, used);
         });
         return new StreamedCorpus(tokenPath, vocabulary, length, Convert.ToHexStringLower(sha.GetHashAndReset()));

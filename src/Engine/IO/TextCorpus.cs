@@ -21,14 +21,15 @@ public static class TextCorpus
         if (bytes.Length == 0) throw new InvalidDataException($"{source}: the file is empty");
         int nul = bytes.IndexOf((byte)0);
         if (nul >= 0) throw new InvalidDataException($"{source}: looks binary (NUL byte at offset {nul}), not UTF-8 text");
-        if (bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) bytes = bytes[3..]; // a BOM is not text
+        int skipped = 0; // a BOM is not text; offsets in messages still count the file's own bytes
+        if (bytes.Length >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF) { bytes = bytes[3..]; skipped = 3; }
         if (bytes.Length == 0) throw new InvalidDataException($"{source}: the file is empty (only a byte-order mark)");
         if (System.Text.Unicode.Utf8.IsValid(bytes)) return Encoding.UTF8.GetString(bytes);
         int offset = 0; // the slow walk runs only to say where the first bad byte is
         while (offset < bytes.Length)
         {
             var status = Rune.DecodeFromUtf8(bytes[offset..], out _, out int consumed);
-            if (status != System.Buffers.OperationStatus.Done) throw new InvalidDataException($"{source}: invalid UTF-8 at byte offset {offset}");
+            if (status != System.Buffers.OperationStatus.Done) throw new InvalidDataException($"{source}: invalid UTF-8 at byte offset {skipped + offset}");
             offset += consumed;
         }
         throw new InvalidDataException($"{source}: invalid UTF-8");

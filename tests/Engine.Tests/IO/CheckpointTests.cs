@@ -567,6 +567,41 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(Convert.ToHexStringLower(sha.ComputeHash(bytes, dataStart, bytes.Length - dataStart)), file.Metadata[Checkpoint.ChecksumKey]);
     }
 
+    [Fact]
+    public void Checkpoint_DoubleTensors_LoadRoundedToFloat()
+    {
+        var (model, vocabulary) = NewModel(CellKind.Lstm, hidden: 5, layers: 1);
+        var loaded = Checkpoint.FromFile(SafeTensorsFile.Parse(SafeTensorsBytes.CheckpointFile(model, vocabulary, "F64"), "f64"), "f64");
+        Assert.Equal(Bits(model.Parameters), Bits(loaded.Model.Parameters)); // floats widened to double come back exactly
+    }
+
+    [Fact]
+    public void Checkpoint_TensorsInAnotherOrder_StillMatchTheirChecksum_ButChangedOnesDoNot()
+    {
+        // safetensors' save_file sorts tensors (by dtype, then name): the same bytes in another order are not damage.
+        string path = Path.Combine(_directory, "m.safetensors");
+        var (model, vocabulary) = NewModel(CellKind.Lstm, hidden: 6, layers: 2);
+        Checkpoint.Save(path, model, vocabulary);
+        var file = SafeTensorsFile.Read(path);
+        var tensors = file.Tensors.Select(t => (t.Name, Shape: t.Shape.Select(d => (int)d).ToArray(), Data: SafeTensorsFile.ToSingle(t))).ToList();
+        SafeTensorsFile.WriteAtomic(path, file.Metadata, tensors.OrderBy(t => t.Name, StringComparer.Ordinal).Select(t => (t.Name, t.Shape, (ReadOnlyMemory<float>)t.Data)));
+        Assert.Equal(Bits(model.Parameters), Bits(Checkpoint.Load(path).Model.Parameters));
+
+        tensors[0].Data[0] += 0.5f; // changed outside charrnn, metadata copied along
+        SafeTensorsFile.WriteAtomic(path, file.Metadata, tensors.Select(t => (t.Name, t.Shape, (ReadOnlyMemory<float>)t.Data)));
+        var error = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(path));
+        Assert.Contains("changed outside charrnn (then drop that key from the metadata)", error.Message);
+    }
+
+    [Fact]
+    public void SafeTensors_ARepeatedTensorOrOffsetsAsStrings_AreRefused()
+    {
+        byte[] twice = SafeTensorsBytes.Build("""{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}""", new byte[8]);
+        Assert.Contains("tensor 'a' appears twice in the header", Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Parse(twice, "twice")).Message);
+        byte[] strings = SafeTensorsBytes.Build("""{"a":{"dtype":"F32","shape":[1],"data_offsets":["0","4"]}}""", new byte[4]);
+        Assert.Contains("tensor 'a' has invalid data_offsets", Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Parse(strings, "strings")).Message);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1000)]

@@ -54,7 +54,7 @@ internal static class SafeTensorsBytes
     /// dtype F32, F16 (round to nearest) or BF16 (upper 16 bits of the float, i.e. truncation).</summary>
     public static byte[] CheckpointFile(CharModel<float> model, Vocabulary vocabulary, string dtype)
     {
-        int size = dtype == "F32" ? 4 : 2;
+        int size = dtype switch { "F64" => 8, "F32" => 4, _ => 2 };
         float[] values = model.Parameters;
         var data = new byte[values.Length * size];
         for (int i = 0; i < values.Length; i++)
@@ -62,6 +62,7 @@ internal static class SafeTensorsBytes
             Span<byte> destination = data.AsSpan(i * size, size);
             switch (dtype)
             {
+                case "F64": BinaryPrimitives.WriteDoubleLittleEndian(destination, values[i]); break;
                 case "F32": BinaryPrimitives.WriteSingleLittleEndian(destination, values[i]); break;
                 case "F16": BinaryPrimitives.WriteUInt16LittleEndian(destination, BitConverter.HalfToUInt16Bits((Half)values[i])); break;
                 case "BF16": BinaryPrimitives.WriteUInt16LittleEndian(destination, (ushort)(BitConverter.SingleToUInt32Bits(values[i]) >> 16)); break;

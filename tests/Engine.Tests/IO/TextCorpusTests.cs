@@ -81,6 +81,9 @@ public sealed class TextCorpusTests : IDisposable
         string path = Write("bom.txt", [0xEF, 0xBB, 0xBF, (byte)'h', (byte)'i', 0xC3, 0xA9]);
         Assert.Equal("hi\u00E9", TextCorpus.ReadFile(path));
         Assert.Equal("hi", TextCorpus.Decode([0xEF, 0xBB, 0xBF, (byte)'h', (byte)'i'], "memory"));
+        // An offset after a BOM still counts the file's bytes, the BOM's three included.
+        var e = Assert.Throws<InvalidDataException>(() => TextCorpus.Decode([0xEF, 0xBB, 0xBF, (byte)'h', (byte)'i', 0xFF], "memory"));
+        Assert.Contains("invalid UTF-8 at byte offset 5", e.Message);
     }
 
     [Fact]
