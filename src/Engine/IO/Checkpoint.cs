@@ -114,9 +114,8 @@ public static class Checkpoint
             // that order is tried as well: same bytes in another order are not damage.
             bool Matches(IEnumerable<SafeTensor> order) =>
                 string.Equals(Sha256Of(order.Select(t => t.Data)), expectedChecksum, StringComparison.OrdinalIgnoreCase);
-            var writeOrder = new List<string>(model.Layout.Tensors.Select(spec => spec.Name)) { "train.adam.m", "train.adam.v" };
-            for (int l = 0; l < layers; l++) writeOrder.Add($"train.hidden_l{l}");
-            for (int l = 0; l < layers; l++) writeOrder.Add($"train.cell_l{l}");
+            var writeOrder = model.Layout.Tensors.Select(spec => spec.Name)
+                .Concat(TrainingCheckpoint.TensorNames(layers, model.Config.Cell == CellKind.Lstm)).ToList();
             var asSaved = writeOrder.Select(file.Find).OfType<SafeTensor>().Concat(file.Tensors.Where(t => !writeOrder.Contains(t.Name)));
             if (!Matches(file.Tensors) && !Matches(asSaved))
                 throw Bad($"its tensor data does not match the checksum in its metadata ('{ChecksumKey}'): the file is damaged, or its tensors were changed outside charrnn (then drop that key from the metadata)");

@@ -40,12 +40,18 @@ public sealed class SafeTensorsFile
         _ => 0,
     };
 
+    /// <summary>
+    /// Whether bytes hold exactly count elements of size bytes each. Divided, not multiplied: count * size can
+    /// wrap past 2^63 for a hostile shape and then pass as 0 bytes.
+    /// </summary>
+    private static bool SpansExactly(long bytes, long count, int size) => bytes % size == 0 && bytes / size == count;
+
     /// <summary>The tensor's values as float: F32 as is, F16 and BF16 widened exactly, F64 rounded.</summary>
     public static float[] ToSingle(SafeTensor tensor)
     {
         ReadOnlySpan<byte> bytes = tensor.Data.Span;
         // A SafeTensor made by hand may hold fewer bytes than its shape needs (a parsed one never does).
-        if (ElementSize(tensor.DType) is int size && (size == 0 || bytes.Length / size != tensor.ElementCount || bytes.Length % size != 0))
+        if (ElementSize(tensor.DType) is int size && (size == 0 || !SpansExactly(bytes.Length, tensor.ElementCount, size)))
             throw new InvalidDataException($"tensor '{tensor.Name}' holds {bytes.Length} bytes; shape [{string.Join(", ", tensor.Shape)}] of {tensor.DType} needs {tensor.ElementCount} x {size}");
         var values = new float[tensor.ElementCount];
         switch (tensor.DType)
@@ -156,8 +162,7 @@ public sealed class SafeTensorsFile
             || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw bad($"tensor '{name}' has invalid data_offsets");
         if (end > dataLength) throw bad($"tensor '{name}' ends at byte {end} of a {dataLength}-byte data section (truncated?)");
-        // Divided, not multiplied: count * size can wrap past 2^63 for a hostile shape and then pass as 0 bytes.
-        if ((end - begin) % size != 0 || (end - begin) / size != count)
+        if (!SpansExactly(end - begin, count, size))
             throw bad($"tensor '{name}' spans {end - begin} bytes but shape [{string.Join(", ", shape)}] of {dtype} needs {(count <= long.MaxValue / size ? (count * size).ToString() : "more than 2^63")}");
         ranges.Add((begin, end, name));
         return new SafeTensor(name, dtype, shape.ToArray(), bytes.AsMemory(dataStart + (int)begin, (int)(end - begin)));

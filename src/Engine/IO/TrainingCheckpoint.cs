@@ -20,12 +20,25 @@ public static class TrainingCheckpoint
         ["train.lr_scale"] = state.LearningRateScale.ToString("R", CultureInfo.InvariantCulture),
     };
 
+    private const string FirstMomentName = "train.adam.m", SecondMomentName = "train.adam.v";
+    private static string HiddenName(int layer) => $"train.hidden_l{layer}";
+    private static string CellName(int layer) => $"train.cell_l{layer}";
+
     public static IEnumerable<(string Name, int[] Shape, ReadOnlyMemory<float> Data)> Tensors(TrainerState state, int batch, int hidden)
     {
-        yield return ("train.adam.m", [state.FirstMoment.Length], state.FirstMoment);
-        yield return ("train.adam.v", [state.SecondMoment.Length], state.SecondMoment);
-        for (int l = 0; l < state.Hidden.Length; l++) yield return ($"train.hidden_l{l}", [batch, hidden], state.Hidden[l]);
-        for (int l = 0; l < state.Cell.Length; l++) yield return ($"train.cell_l{l}", [batch, hidden], state.Cell[l]);
+        yield return (FirstMomentName, [state.FirstMoment.Length], state.FirstMoment);
+        yield return (SecondMomentName, [state.SecondMoment.Length], state.SecondMoment);
+        for (int l = 0; l < state.Hidden.Length; l++) yield return (HiddenName(l), [batch, hidden], state.Hidden[l]);
+        for (int l = 0; l < state.Cell.Length; l++) yield return (CellName(l), [batch, hidden], state.Cell[l]);
+    }
+
+    /// <summary>The names Tensors writes, in its order, for a model of the given layers (cell states for LSTM only).</summary>
+    public static IEnumerable<string> TensorNames(int layers, bool lstm)
+    {
+        yield return FirstMomentName;
+        yield return SecondMomentName;
+        for (int l = 0; l < layers; l++) yield return HiddenName(l);
+        for (int l = 0; lstm && l < layers; l++) yield return CellName(l);
     }
 
     /// <summary>Whether the checkpoint carries a trainer state (written by train, not only a model).</summary>
@@ -68,9 +81,9 @@ public static class TrainingCheckpoint
         bool lstm = config.Cell == Model.CellKind.Lstm;
         return new TrainerState(
             Long("train.resume.step"), Int("train.resume.epoch"), Int("train.resume.window"), Long("train.adam.step"),
-            Tensor("train.adam.m", parameters), Tensor("train.adam.v", parameters, nonNegative: true),
-            Enumerable.Range(0, config.Layers).Select(l => Tensor($"train.hidden_l{l}", size)).ToArray(),
-            lstm ? Enumerable.Range(0, config.Layers).Select(l => Tensor($"train.cell_l{l}", size)).ToArray() : [],
+            Tensor(FirstMomentName, parameters), Tensor(SecondMomentName, parameters, nonNegative: true),
+            Enumerable.Range(0, config.Layers).Select(l => Tensor(HiddenName(l), size)).ToArray(),
+            lstm ? Enumerable.Range(0, config.Layers).Select(l => Tensor(CellName(l), size)).ToArray() : [],
             maskState, scale);
     }
 }

@@ -38,11 +38,12 @@ public sealed record ModelConfig(CellKind Cell, int VocabSize, int Hidden, int L
         if (Hidden < 1) throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, "hidden size must be at least 1");
         if (Layers < 1) throw new ArgumentOutOfRangeException(nameof(Layers), Layers, "layer count must be at least 1");
         // In 64 bits: GateWidth itself overflows an int past H ~ 5e8, and the layers' sum long before that.
-        long gates = (long)GatesPerUnit * Hidden;
-        if (gates * Math.Max(VocabSize, Hidden) > int.MaxValue / 2)
-            throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, $"hidden size {Hidden} with a vocabulary of {VocabSize} makes a weight matrix of {gates * Math.Max(VocabSize, Hidden)} values, too large for one parameter slab");
-        if (ParameterCount > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(Layers), Layers, $"{ParameterCount:N0} parameters, more than one parameter slab holds ({Array.MaxLength:N0})");
+        long largestMatrix = (long)GatesPerUnit * Hidden * Math.Max(VocabSize, Hidden);
+        if (largestMatrix > int.MaxValue / 2)
+            throw new ArgumentOutOfRangeException(nameof(Hidden), Hidden, $"hidden size {Hidden} with a vocabulary of {VocabSize} makes a weight matrix of {largestMatrix} values, too large for one parameter slab");
+        long parameters = ParameterCount;
+        if (parameters > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(Layers), Layers, $"{parameters:N0} parameters, more than one parameter slab holds ({Array.MaxLength:N0})");
         return this;
     }
 

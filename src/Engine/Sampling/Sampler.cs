@@ -17,18 +17,18 @@ public sealed class Sampler : IDisposable
     private readonly int[] _order;           // (V) symbol indices in that order
     private readonly int[] _tokens;          // (Count) the symbols fed at the next step
     private readonly Rng[] _rngs;            // (Count) stream 0 draws from Rng(seed), as the single-stream sampler does
-    private readonly int _vocab;
+    private readonly ModelConfig _config; // the model's shape: its VocabSize is V
 
     /// <summary>count streams drawn together; threads share each step; weights: bf16 or int8 copies are faster and give slightly different text.</summary>
     public Sampler(CharModel<float> model, ulong seed, int count = 1, int threads = 1, WeightFormat weights = WeightFormat.Float32)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "at least one stream");
         Count = count;
-        _vocab = model.Config.VocabSize;
+        _config = model.Config;
         _stepper = new SplitStepper(model, count, threads, weights);
-        _probabilities = new float[_vocab];
-        _sortKeys = new float[_vocab];
-        _order = new int[_vocab];
+        _probabilities = new float[_config.VocabSize];
+        _sortKeys = new float[_config.VocabSize];
+        _order = new int[_config.VocabSize];
         _tokens = new int[count];
         _rngs = new Rng[count];
         // Stream i > 0 from seed ^ (i * golden ratio): unlike seed + i, --seed 5 --count 3 shares no stream with --seed 6.
@@ -72,10 +72,7 @@ public sealed class Sampler : IDisposable
     public void Prime(ReadOnlySpan<int> prime)
     {
         if (prime.Length == 0) throw new ArgumentException("priming needs at least one symbol", nameof(prime));
-        for (int i = 0; i < prime.Length; i++)
-        {
-            if ((uint)prime[i] >= (uint)_vocab) throw new ArgumentOutOfRangeException(nameof(prime), $"symbol {prime[i]} at position {i} is outside the vocabulary of {_vocab} symbols");
-        }
+        _config.CheckTokens(prime, nameof(prime));
         _stepper.Reset();
         foreach (int symbol in prime)
         {
@@ -98,7 +95,7 @@ public sealed class Sampler : IDisposable
     {
         if (symbols.Length != Count) throw new ArgumentException($"expected {Count} symbols, got {symbols.Length}", nameof(symbols));
         ReadOnlySpan<float> logits = _stepper.Logits; // (Count, V)
-        for (int i = 0; i < Count; i++) symbols[i] = Choose(logits.Slice(i * _vocab, _vocab), _rngs[i]);
+        for (int i = 0; i < Count; i++) symbols[i] = Choose(logits.Slice(i * _config.VocabSize, _config.VocabSize), _rngs[i]);
         symbols.CopyTo(_tokens);
         Feed();
     }
@@ -109,7 +106,7 @@ public sealed class Sampler : IDisposable
         // ~2.9e-39) means: scaling by infinity would turn the top logit's 0 * inf into NaN.
         if (Temperature <= 0f || !float.IsFinite(1f / Temperature)) return ArgMax(logits);
         Softmax.Row(logits, _probabilities, 1f / Temperature);
-        bool truncate = (TopK > 0 && TopK < _vocab) || TopP < 1f;
+        bool truncate = (TopK > 0 && TopK < _config.VocabSize) || TopP < 1f;
         if (!truncate) return Draw(_probabilities, DrawPoint(rng));
         return DrawTruncated(_probabilities, TopK, TopP, DrawPoint(rng), _sortKeys, _order);
     }

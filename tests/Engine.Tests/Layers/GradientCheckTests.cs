@@ -25,14 +25,22 @@ public class GradientCheckTests
 
     public static TheoryData<CellKind> Cells() => new() { CellKind.Lstm, CellKind.Gru, CellKind.Rnn };
 
+    /// <summary>
+    /// A 2-layer model of the cell unrolled over B x T after one window: the carried state is non-zero, so a
+    /// check covers h(0), c(0) != 0.
+    /// </summary>
+    private static UnrolledModel<double> AfterAFirstWindow(CellKind cell)
+    {
+        var unrolled = new UnrolledModel<double>(NewModel(cell, layers: 2, seed: 7), B, T);
+        unrolled.ForwardLoss(Tokens(B * T, 1), Tokens(B * T, 2), T);
+        unrolled.CarryState();
+        return unrolled;
+    }
+
     [Theory, MemberData(nameof(Cells))]
     public void Model_Backward_MatchesFiniteDifferences_EveryParameterTensor(CellKind cell)
     {
-        var model = NewModel(cell, layers: 2, seed: 7);
-        var unrolled = new UnrolledModel<double>(model, B, T);
-        // A first window gives a non-zero carried state, so the check covers h(0), c(0) != 0.
-        unrolled.ForwardLoss(Tokens(B * T, 1), Tokens(B * T, 2), T);
-        unrolled.CarryState();
+        var unrolled = AfterAFirstWindow(cell);
         GradientCheck.AssertModel($"{cell}", unrolled, Tokens(B * T, 3), Tokens(B * T, 4), T);
     }
 
@@ -49,10 +57,7 @@ public class GradientCheckTests
     {
         // Backward's firstLossStep (the gradient-flow probe passes T - 1): only the losses of steps firstLossStep..
         // send gradient back, still divided by all T * B rows.
-        var model = NewModel(cell, layers: 2, seed: 7);
-        var unrolled = new UnrolledModel<double>(model, B, T);
-        unrolled.ForwardLoss(Tokens(B * T, 1), Tokens(B * T, 2), T);
-        unrolled.CarryState();
+        var unrolled = AfterAFirstWindow(cell);
         GradientCheck.AssertModel($"{cell} firstLossStep={firstLossStep}", unrolled, Tokens(B * T, 3), Tokens(B * T, 4), T, firstLossStep: firstLossStep);
     }
 
@@ -61,10 +66,7 @@ public class GradientCheckTests
     {
         // A trainer's share: these B = 2 streams of a batch of 5, their summed loss divided by the whole batch's
         // 5 * T rows (BackwardThroughTime's meanRows), so that the shares' gradients add up to the batch's.
-        var model = NewModel(cell, layers: 2, seed: 7);
-        var unrolled = new UnrolledModel<double>(model, B, T);
-        unrolled.ForwardLoss(Tokens(B * T, 1), Tokens(B * T, 2), T);
-        unrolled.CarryState();
+        var unrolled = AfterAFirstWindow(cell);
         GradientCheck.AssertModel($"{cell} meanRows={5 * T}", unrolled, Tokens(B * T, 3), Tokens(B * T, 4), T, meanRows: 5 * T);
     }
 
