@@ -62,17 +62,12 @@ public static class Program
     /// An exception's message as one line: an ArgumentException's own text without the " (Parameter 'x')" and
     /// "Actual value was v." that .NET appends on further lines, the value kept as "(got v)".
     /// </summary>
-    private static string OneLine(Exception e)
+    private static string OneLine(Exception e) => e switch
     {
-        string message = e.Message.Split('\n')[0].TrimEnd('\r');
-        if (e is ArgumentException { ParamName: string name })
-        {
-            string suffix = $" (Parameter '{name}')";
-            if (message.EndsWith(suffix, StringComparison.Ordinal)) message = message[..^suffix.Length];
-            if (e is ArgumentOutOfRangeException { ActualValue: object value }) message += $" (got {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)})";
-        }
-        return message;
-    }
+        ArgumentOutOfRangeException { ActualValue: object value } range => $"{UserError.TextOf(range)} (got {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)})",
+        ArgumentException argument => UserError.TextOf(argument),
+        _ => e.Message.Split('\n')[0].TrimEnd('\r'),
+    };
 
     /// <summary>
     /// "--steps expects a whole number, got 'abc'" for a value of the wrong type, instead of the parser's own

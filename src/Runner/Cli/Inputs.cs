@@ -52,6 +52,18 @@ public static class Inputs
         return full;
     }
 
+    /// <summary>
+    /// Refuses, before anything is allocated, a buffer of more elements than one .NET array holds: "{what} make
+    /// {count} {noun}, more than one array holds (...)". A count capped at long.MaxValue reads "over 9.2e18".
+    /// </summary>
+    public static void FitsOneArray(long count, string what, string noun, string hint)
+    {
+        if (count <= Array.MaxLength) return;
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        string shown = count == long.MaxValue ? "over 9.2e18" : count.ToString("N0", invariant);
+        throw new UserError($"{what} make {shown} {noun}, more than one array holds ({Array.MaxLength.ToString("N0", invariant)})", hint);
+    }
+
     /// <summary>A count that must be at least 1; the hint shows a sensible value (the option's default where it has one).</summary>
     public static int Positive(int value, string option, int example) =>
         value > 0 ? value : throw new UserError($"{option} must be a positive integer, got {value}", $"e.g. {option} {example}");
@@ -85,7 +97,8 @@ public static class Inputs
         _ => "f32",
     };
 
-    private const double MaxDurationSeconds = 1e11; // ~3,171 years: far past any run, far below TimeSpan's limit
+    /// <summary>The longest duration accepted (~3,171 years): far past any run, far below TimeSpan's limit.</summary>
+    public const double MaxDurationSeconds = 1e11;
 
     /// <summary>A duration such as 90s, 10m or 1.5h.</summary>
     public static TimeSpan Duration(string text, string option)

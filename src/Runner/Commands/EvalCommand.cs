@@ -34,14 +34,11 @@ public static class EvalCommand
             };
             double bits = nats / Math.Log(2);
             if (parse.GetValue(json))
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"chars\": {tokens.Length}, \"nats_per_char\": {Json(nats)}, \"bits_per_char\": {Json(bits)}}}"));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"chars\": {tokens.Length}, \"nats_per_char\": {JsonText.Number(nats)}, \"bits_per_char\": {JsonText.Number(bits)}}}"));
             else
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{tokens.Length} chars: {nats:F4} nats/char, {bits:F4} bits/char"));
             return 0;
         });
         return command;
     }
-
-    /// <summary>A JSON number, or null for NaN and infinities, which JSON cannot represent.</summary>
-    private static string Json(double value) => double.IsFinite(value) ? value.ToString("R", CultureInfo.InvariantCulture) : "null";
 }

@@ -75,10 +75,9 @@ public static class GradflowCommand
                     ? (chosen >= 1 && chosen <= model.Config.Layers ? chosen - 1 : throw new UserError($"--layer {chosen} does not exist in {name}, which has {model.Config.Layers}", "layers count from 1 (closest to the input)"))
                     : model.Config.Layers - 1;
                 if (!encoded.TryGetValue(vocabulary, out int[]? tokens)) encoded[vocabulary] = tokens = vocabulary.Encode(text);
-                long gateValues = (long)windowCount * maxDistance * model.Config.GatesPerUnit * model.Config.Hidden;
-                if (gateValues > Array.MaxLength)
-                    throw new UserError($"--windows {windowCount} x --distance {maxDistance} x {(long)model.Config.GatesPerUnit * model.Config.Hidden} gates of {name} make {gateValues.ToString("N0", Invariant)} values in one activation buffer, more than one array holds ({Array.MaxLength.ToString("N0", Invariant)})",
-                        "use fewer --windows or a smaller --distance");
+                long gates = (long)model.Config.GatesPerUnit * model.Config.Hidden;
+                Inputs.FitsOneArray((long)windowCount * maxDistance * gates, $"--windows {windowCount} x --distance {maxDistance} x {gates} gates of {name}",
+                    "values in one activation buffer", "use fewer --windows or a smaller --distance");
                 var flow = new GradientFlow<float>(model, windowCount, maxDistance, probeLayer);
                 if (tokens.Length < flow.WindowLength)
                     throw new UserError($"{corpusName}: {tokens.Length} characters is too short for --distance {maxDistance} (needs {flow.WindowLength})", "use a longer corpus or a smaller --distance");

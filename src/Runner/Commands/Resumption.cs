@@ -63,7 +63,7 @@ public sealed record Resumption(string Path, LoadedCheckpoint Checkpoint, TrainS
         string F(float v) => v.ToString("R", Invariant);
         long? checkpointSteps = meta.TryGetValue("train.total_steps", out var total) && long.TryParse(total, Invariant, out long t) ? t : null;
         float? checkpointLimit = OptionalFloat("train.time_limit_s") is float stored
-            ? (stored > 0 && stored <= 1e11f ? stored : throw Damaged("train.time_limit_s", "a positive number of seconds")) : null;
+            ? (stored > 0 && stored <= Inputs.MaxDurationSeconds ? stored : throw Damaged("train.time_limit_s", "a positive number of seconds")) : null;
         // The run's length: --steps or --epochs replace the step bound, --time-limit the time bound (a fresh
         // budget for this invocation); whatever is not given stays as the checkpoint had it.
         bool stepsGiven = given.Given.Contains("--steps"), epochsGiven = given.Given.Contains("--epochs");

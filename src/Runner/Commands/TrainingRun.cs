@@ -196,7 +196,7 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
                 validationLoss = lastValidation;
             }
             log.WriteLine(string.Create(Invariant,
-                $"{{\"step\": {step}, \"epoch\": {result.Epoch}, \"loss\": {Json(result.Loss)}, \"grad_norm\": {Json(result.GradientNorm)}, \"applied\": {(result.Applied ? "true" : "false")}, \"lr\": {trainer.Optimizer.LearningRate:R}, \"time_s\": {loggedTimeOffset + elapsed:F3}, \"chars_per_s\": {charsPerSecond:F0}{(validationLoss is double vl ? $", \"val_loss\": {Json(vl)}" : "")}}}"));
+                $"{{\"step\": {step}, \"epoch\": {result.Epoch}, \"loss\": {JsonText.Number(result.Loss)}, \"grad_norm\": {JsonText.Number(result.GradientNorm)}, \"applied\": {(result.Applied ? "true" : "false")}, \"lr\": {trainer.Optimizer.LearningRate:R}, \"time_s\": {loggedTimeOffset + elapsed:F3}, \"chars_per_s\": {charsPerSecond:F0}{(validationLoss is double vl ? $", \"val_loss\": {JsonText.Number(vl)}" : "")}}}"));
             history.Add(new StepRecord(step, loggedTimeOffset + elapsed, result.Loss, validationLoss));
 
             double eta = Math.Min(bounded ? (totalSteps - step) * elapsed / (step - firstStep) : double.PositiveInfinity, timeLimit - elapsed);
@@ -266,13 +266,13 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
     /// </summary>
     private void CheckSizes(ModelConfig shape)
     {
-        if (shape.ParameterCount > Array.MaxLength)
-            throw new UserError($"--layers {shape.Layers} x --hidden {shape.Hidden} make {(shape.ParameterCount == long.MaxValue ? "over 9.2e18" : shape.ParameterCount.ToString("N0", Invariant))} parameters, more than one array holds ({Array.MaxLength.ToString("N0", Invariant)})", "use fewer --layers or a smaller --hidden");
+        const string SmallerModel = "use fewer --layers or a smaller --hidden";
+        Inputs.FitsOneArray(shape.ParameterCount, $"--layers {shape.Layers} x --hidden {shape.Hidden}", "parameters", SmallerModel);
         try { shape.Validated(); }
-        catch (ArgumentOutOfRangeException e) { throw new UserError($"--layers {shape.Layers} x --hidden {shape.Hidden}: {e.Message.Split('\n')[0].Replace($" (Parameter '{e.ParamName}')", "")}", "use fewer --layers or a smaller --hidden"); }
-        long gateValues = (long)settings.Batch * settings.Seq * shape.GatesPerUnit * shape.Hidden;
-        if (gateValues > Array.MaxLength)
-            throw new UserError($"--batch {settings.Batch} x --seq {settings.Seq} x {(long)shape.GatesPerUnit * shape.Hidden} gates make {gateValues.ToString("N0", Invariant)} values in one activation buffer, more than one array holds ({Array.MaxLength.ToString("N0", Invariant)})", "use a smaller --batch or --seq");
+        catch (ArgumentOutOfRangeException e) { throw new UserError($"--layers {shape.Layers} x --hidden {shape.Hidden}: {UserError.TextOf(e)}", SmallerModel); }
+        long gates = (long)shape.GatesPerUnit * shape.Hidden;
+        Inputs.FitsOneArray((long)settings.Batch * settings.Seq * gates, $"--batch {settings.Batch} x --seq {settings.Seq} x {gates} gates",
+            "values in one activation buffer", "use a smaller --batch or --seq");
     }
 
     private CharModel<float> CreateModel(CellKind cellKind, Vocabulary vocabulary)
@@ -375,8 +375,6 @@ public sealed class TrainingRun(TrainSettings settings, TextWriter output, TextW
         return text.ToString();
     }
 
-    /// <summary>A JSON number, or null for NaN and infinities (which JSON cannot represent).</summary>
-    private static string Json(double value) => double.IsFinite(value) ? value.ToString("R", Invariant) : "null";
 
     private const double MaxShownSeconds = 3.6e9;
 
